@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` (the whole loop) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint compile clean-state help
+
+help:
+	@echo "make demo   - set up .venv and run the lab-to-production loop end to end"
+	@echo "make test   - set up .venv and run the test suite"
+	@echo "make lint   - ruff"
+
+# The virtualenv is rebuilt whenever the pinned set or the project metadata changes.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shipyard demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "unit"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+compile: $(STAMP)
+	$(BIN)/shipyard pipeline compile
+
+clean-state:
+	rm -rf .shipyard
+
+-include mk/*.mk

@@ -1,0 +1,1 @@
+"""Online serving: a KServe predictor that joins request fields with Feast online features."""

@@ -1,0 +1,1 @@
+"""Feast feature definitions, one module per use case, and the feature_store*.yaml configs."""

@@ -1,0 +1,1 @@
+"""Drift monitoring: Evidently drift over prediction-log windows, exported as Prometheus metrics."""

@@ -1,0 +1,383 @@
+"""Promotion by commit: the model version an environment serves is one line in its overlay.
+
+`promote` rewrites `SHIPYARD_MODEL_VERSION` in `manifests/overlays/ENV/model-version.yaml` and
+commits that single line on a branch; `rollback` does the same with the previous version; the
+canary verdict compares canary and stable on Prometheus signals and commits promote (canary traffic
+to 100) or rollback. Argo CD applies whatever lands on main. Git is driven through its CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+OVERLAYS = Path("manifests/overlays")
+_VERSION_LINE = re.compile(r'^(?P<head>\s*SHIPYARD_MODEL_VERSION:\s*)"(?P<v>\d+)"(?P<tail>.*)$', re.M)
+_MODEL_LINE = re.compile(r'^\s*SHIPYARD_MODEL_NAME:\s*"?(?P<m>[\w.-]+)"?\s*$', re.M)
+_CANARY_LINE = re.compile(r"^(?P<head>\s*canaryTrafficPercent:\s*)(?P<p>\d+)(?P<tail>.*)$", re.M)
+_CANARY_ARMED = re.compile(r"^#\s*shipyard:canary-percent=(?P<p>\d+)\s*$", re.M)
+
+
+class GitOpsError(RuntimeError):
+    """A promotion that cannot be made as asked (nothing is committed)."""
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    branch: str
+    env: str
+    path: str  # the overlay file changed, relative to the repository root
+    old_value: int
+    new_value: int
+    message: str
+    preceding: tuple[str, ...] = ()  # e.g. the canary re-arm commit made before a promotion
+    pushed: bool = False
+
+
+# --- git plumbing -------------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, text=True,
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        raise GitOpsError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _identity(repo: Path) -> list[str]:
+    """Commit as the configured user; fall back to a bot identity (CI, pipeline pods)."""
+    probe = subprocess.run(["git", "-C", str(repo), "config", "user.email"],
+                           capture_output=True, text=True, check=False)
+    if probe.stdout.strip():
+        return []
+    return ["-c", "user.name=Shipyard", "-c", "user.email=shipyard@users.noreply.github.com"]
+
+
+def _switch_to(repo: Path, branch: str) -> None:
+    current = _git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    if current != branch:
+        _git(repo, "switch", "-c", branch)
+
+
+def _commit_one_line(repo: Path, rel: Path, text: str, message: str, branch: str) -> str:
+    """Write `text` to `rel` and commit that file alone on `branch`; return the commit sha."""
+    if _git(repo, "status", "--porcelain", "--", str(rel)).strip():
+        raise GitOpsError(f"{rel} has uncommitted changes; commit or discard them first")
+    _switch_to(repo, branch)
+    (repo / rel).write_text(text)
+    _git(repo, *_identity(repo), "commit", "-q", "-F", "-", "--", str(rel), stdin=message)
+    return _git(repo, "rev-parse", "HEAD").strip()
+
+
+def _push(repo: Path, remote: str, branch: str) -> None:
+    _git(repo, "push", "-q", "-u", remote, branch)
+
+
+# --- overlay files ------------------------------------------------------------------------------
+
+def version_file(env: str) -> Path:
+    if env not in ENVIRONMENTS:
+        raise GitOpsError(f"unknown environment {env!r}; expected one of {', '.join(ENVIRONMENTS)}")
+    return OVERLAYS / env / "model-version.yaml"
+
+
+def _parse_version(text: str, where: str) -> int:
+    found = _VERSION_LINE.findall(text)
+    if len(found) != 1:
+        raise GitOpsError(f"{where}: expected exactly one SHIPYARD_MODEL_VERSION line")
+    return int(_VERSION_LINE.search(text)["v"])
+
+
+def read_version(repo_dir: Path | str, env: str) -> int:
+    rel = version_file(env)
+    return _parse_version((Path(repo_dir) / rel).read_text(), str(rel))
+
+
+def _with_version(text: str, version: int) -> str:
+    return _VERSION_LINE.sub(lambda m: f'{m["head"]}"{version}"{m["tail"]}', text, count=1)
+
+
+def _check_model(text: str, model: str, where: str) -> None:
+    found = _MODEL_LINE.search(text)
+    if found and found["m"] != model:
+        raise GitOpsError(f"{where} pins model {found['m']!r}, not {model!r}")
+
+
+def version_history(repo_dir: Path | str, env: str) -> list[int]:
+    """Versions deployed to `env`, oldest first, with rolled-back ones removed.
+
+    Replays the commits that touched the overlay's version line: a promotion pushes, a rollback
+    (trailer `Shipyard-Action: rollback`, or an untagged return to the previous value such as a
+    `git revert`) pops. The last element is the version pinned now.
+    """
+    repo, rel = Path(repo_dir), version_file(env)
+    log = _git(repo, "log", "--reverse", "--format=%H%x00%(trailers:key=Shipyard-Action,valueonly)%x1e",
+               "--", str(rel))
+    stack: list[int] = []
+    for record in filter(str.strip, log.split("\x1e")):
+        sha, action = (part.strip() for part in record.split("\x00"))
+        try:
+            value = _parse_version(_git(repo, "show", f"{sha}:{rel}"), f"{sha[:8]}:{rel}")
+        except GitOpsError:
+            continue  # the file was deleted or malformed in that commit
+        if stack and value == stack[-1]:
+            continue  # the commit changed something else in the file
+        if len(stack) >= 2 and value == stack[-2] and action in ("rollback", ""):
+            stack.pop()
+        else:
+            stack.append(value)
+    return stack
+
+
+def _canary_file(env: str) -> Path:
+    return OVERLAYS / env / "canary.yaml"
+
+
+def read_canary_percent(repo_dir: Path | str, env: str) -> tuple[int, int] | None:
+    """(current, armed) canary percent of `env`, or None when it runs without a canary."""
+    path = Path(repo_dir) / _canary_file(env)
+    if not path.is_file():
+        return None
+    text = path.read_text()
+    current, armed = _CANARY_LINE.search(text), _CANARY_ARMED.search(text)
+    if current is None or armed is None:
+        raise GitOpsError(f"{_canary_file(env)}: needs canaryTrafficPercent and a "
+                          "`# shipyard:canary-percent=N` line")
+    return int(current["p"]), int(armed["p"])
+
+
+# --- commit messages ----------------------------------------------------------------------------
+
+def _message(action: str, env: str, model: str, old: int, new: int, *, title: str,
+             metrics: Mapping[str, float] | None, run_id: str | None, reason: str | None) -> str:
+    metric_text = ", ".join(f"{k}={v:.4g}" for k, v in sorted((metrics or {}).items())) or "n/a"
+    body = [f"Model: {model}", f"Version: {new} (previously {old})", f"Environment: {env}",
+            f"Pipeline run: {run_id or 'n/a'}", f"Metrics: {metric_text}"]
+    if reason:
+        body.append(f"Reason: {reason}")
+    trailers = [f"Shipyard-Action: {action}", f"Shipyard-Env: {env}", f"Shipyard-Model: {model}",
+                f"Shipyard-Version: {new}", f"Shipyard-Previous-Version: {old}"]
+    if run_id:
+        trailers.append(f"Shipyard-Pipeline-Run: {run_id}")
+    return f"{title}\n\n" + "\n".join(body) + "\n\n" + "\n".join(trailers) + "\n"
+
+
+# --- promotion and rollback ---------------------------------------------------------------------
+
+def _set_version(repo: Path, env: str, version: int, *, action: str, title: str, model: str,
+                 metrics: Mapping[str, float] | None, run_id: str | None, reason: str | None,
+                 branch: str, push: bool, remote: str, preceding: tuple[str, ...] = ()) -> CommitInfo:
+    rel = version_file(env)
+    text = (repo / rel).read_text()
+    _check_model(text, model, str(rel))
+    old = _parse_version(text, str(rel))
+    if old == version:
+        raise GitOpsError(f"{env} already serves {model} version {version}")
+    message = _message(action, env, model, old, version, title=title, metrics=metrics,
+                       run_id=run_id, reason=reason)
+    sha = _commit_one_line(repo, rel, _with_version(text, version), message, branch)
+    if push:
+        _push(repo, remote, branch)
+    return CommitInfo(sha, branch, env, str(rel), old, version, message, preceding, push)
+
+
+def promote(repo_dir: Path | str, env: str, version: int, *, model: str = "fraud",
+            metrics: Mapping[str, float] | None = None, run_id: str | None = None,
+            branch: str | None = None, push: bool = False, remote: str = "origin") -> CommitInfo:
+    """Pin `version` in `env`'s overlay and commit it (one-line diff) on `branch`.
+
+    In a canary environment whose last canary was rolled out (traffic 100), the canary percent is
+    first re-armed in its own one-line commit, so the new version starts as a canary again.
+    """
+    repo = Path(repo_dir)
+    if version < 1:
+        raise GitOpsError(f"model versions start at 1, got {version}")
+    if read_version(repo, env) == version:  # checked before any commit, re-arm included
+        raise GitOpsError(f"{env} already serves {model} version {version}")
+    branch = branch or f"promote/{env}/{model}-v{version}"
+    preceding: tuple[str, ...] = ()
+    canary = read_canary_percent(repo, env)
+    if canary and canary[0] != canary[1]:
+        rearm = _set_canary(repo, env, canary[1], model=model, branch=branch,
+                            title=f"canary({env}): re-arm {canary[1]}% before {model} v{version}")
+        preceding = (rearm,)
+    return _set_version(repo, env, version, action="promote", model=model, metrics=metrics,
+                        run_id=run_id, reason=None, branch=branch, push=push, remote=remote,
+                        title=f"promote({env}): {model} v{version}", preceding=preceding)
+
+
+def rollback(repo_dir: Path | str, env: str, *, model: str = "fraud", reason: str | None = None,
+             branch: str | None = None, push: bool = False, remote: str = "origin") -> CommitInfo:
+    """Pin the version `env` served before the current one (one-line diff) and commit it."""
+    repo = Path(repo_dir)
+    history = version_history(repo, env)
+    if len(history) < 2 or history[-1] != read_version(repo, env):
+        raise GitOpsError(f"{env} has no earlier committed version to roll back to")
+    target = history[-2]
+    return _set_version(repo, env, target, action="rollback", model=model, metrics=None,
+                        run_id=None, reason=reason, branch=branch or f"rollback/{env}/{model}-v{target}",
+                        push=push, remote=remote, title=f"rollback({env}): {model} v{target}")
+
+
+def promote_in_clone(remote_url: str, env: str, version: int, *, base_branch: str = "main",
+                     **kwargs: object) -> CommitInfo:
+    """The pipeline's promote step: clone `remote_url`, promote, push the branch for review."""
+    with tempfile.TemporaryDirectory(prefix="shipyard-promote-") as tmp:
+        _git(Path(tmp), "clone", "-q", "--branch", base_branch, remote_url, "repo")
+        return promote(Path(tmp) / "repo", env, version, push=True, **kwargs)  # type: ignore[arg-type]
+
+
+# --- canary -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CanarySignals:
+    """One model version's serving signals over the verdict window (NaN = no data)."""
+    requests: float
+    error_rate: float
+    latency_p95_seconds: float
+    prediction_drift: float
+
+
+@dataclass(frozen=True)
+class CanaryThresholds:
+    min_requests: float = 200
+    max_error_rate_increase: float = 0.01  # absolute, e.g. 0.5% -> 1.5% fails
+    max_latency_ratio: float = 1.25
+    min_latency_increase_seconds: float = 0.005  # ignore ratios on sub-5 ms noise
+    max_prediction_drift_increase: float = 0.1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Literal["promote", "rollback", "wait"]
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _nan_to(value: float, default: float) -> float:
+    return default if math.isnan(value) else value
+
+
+def canary_verdict(canary: CanarySignals, stable: CanarySignals,
+                   thresholds: CanaryThresholds = CanaryThresholds()) -> Verdict:
+    """Promote when the canary is no worse than stable on errors, latency and prediction drift."""
+    t = thresholds
+    if _nan_to(canary.requests, 0.0) < t.min_requests:
+        return Verdict("wait", (f"canary served {_nan_to(canary.requests, 0.0):.0f} requests, "
+                                f"fewer than {t.min_requests:.0f}",))
+    failures = []
+    error_limit = _nan_to(stable.error_rate, 0.0) + t.max_error_rate_increase
+    if _nan_to(canary.error_rate, 0.0) > error_limit:
+        failures.append(f"error rate {canary.error_rate:.4f} > {error_limit:.4f}")
+    if not (math.isnan(canary.latency_p95_seconds) or math.isnan(stable.latency_p95_seconds)):
+        extra = canary.latency_p95_seconds - stable.latency_p95_seconds
+        if (canary.latency_p95_seconds > stable.latency_p95_seconds * t.max_latency_ratio
+                and extra > t.min_latency_increase_seconds):
+            failures.append(f"p95 latency {canary.latency_p95_seconds:.4f}s vs stable "
+                            f"{stable.latency_p95_seconds:.4f}s")
+    drift_limit = _nan_to(stable.prediction_drift, 0.0) + t.max_prediction_drift_increase
+    if _nan_to(canary.prediction_drift, 0.0) > drift_limit:
+        failures.append(f"prediction drift {canary.prediction_drift:.3f} > {drift_limit:.3f}")
+    if failures:
+        return Verdict("rollback", tuple(failures))
+    return Verdict("promote", ("canary within thresholds on error rate, latency and drift",))
+
+
+def _promql(model: str, version: int, window: str) -> dict[str, str]:
+    sel = f'model="{model}",version="{version}"'
+    total = f"sum(rate(shipyard_requests_total{{{sel}}}[{window}]))"
+    return {
+        "requests": f"sum(increase(shipyard_requests_total{{{sel}}}[{window}]))",
+        "error_rate": f'(sum(rate(shipyard_requests_total{{{sel},code=~"5.."}}[{window}])) '
+                      f"or vector(0)) / {total}",
+        "latency_p95_seconds": "histogram_quantile(0.95, sum by (le) "
+                               f"(rate(shipyard_request_duration_seconds_bucket{{{sel}}}[{window}])))",
+        "prediction_drift": f"max(shipyard_prediction_drift_score{{{sel}}})",
+    }
+
+
+def query_prometheus(prometheus_url: str, promql: str, *, timeout: float = 10.0) -> float:
+    """Evaluate an instant query that returns one sample; NaN when it returns none."""
+    url = prometheus_url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http(s) URL)
+        body = json.load(response)
+    if body.get("status") != "success":
+        raise GitOpsError(f"Prometheus query failed: {body.get('error', body)}")
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if result else math.nan
+
+
+def query_canary_signals(prometheus_url: str, *, model: str, version: int, window: str = "15m",
+                         timeout: float = 10.0) -> CanarySignals:
+    values = {name: query_prometheus(prometheus_url, q, timeout=timeout)
+              for name, q in _promql(model, version, window).items()}
+    return CanarySignals(**values)
+
+
+def _set_canary(repo: Path, env: str, percent: int, *, model: str, branch: str, title: str,
+                reason: str | None = None) -> str:
+    rel = _canary_file(env)
+    text = (repo / rel).read_text()
+    new = _CANARY_LINE.sub(lambda m: f"{m['head']}{percent}{m['tail']}", text, count=1)
+    trailers = f"Shipyard-Action: canary\nShipyard-Env: {env}\nShipyard-Model: {model}\n"
+    message = f"{title}\n\n" + (f"Reason: {reason}\n\n" if reason else "") + trailers
+    return _commit_one_line(repo, rel, new, message, branch)
+
+
+def apply_verdict(repo_dir: Path | str, env: str, verdict: Verdict, *, model: str = "fraud",
+                  branch: str | None = None, push: bool = False,
+                  remote: str = "origin") -> CommitInfo | None:
+    """Commit the verdict: promote = canary traffic to 100%, rollback = previous version.
+
+    Returns None for "wait" (nothing to commit).
+    """
+    repo = Path(repo_dir)
+    version = read_version(repo, env)
+    reason = "; ".join(verdict.reasons)
+    if verdict.decision == "wait":
+        return None
+    if verdict.decision == "rollback":
+        return rollback(repo, env, model=model, reason=f"canary verdict: {reason}",
+                        branch=branch, push=push, remote=remote)
+    canary = read_canary_percent(repo, env)
+    if canary is None or canary[0] == 100:
+        raise GitOpsError(f"{env} has no canary in progress")
+    branch = branch or f"canary/{env}/{model}-v{version}-rollout"
+    sha = _set_canary(repo, env, 100, model=model, branch=branch, reason=reason,
+                      title=f"canary({env}): roll out {model} v{version} to 100%")
+    if push:
+        _push(repo, remote, branch)
+    message = _git(repo, "log", "-1", "--format=%B").strip() + "\n"
+    return CommitInfo(sha, branch, env, str(_canary_file(env)), canary[0], 100, message, (), push)
+
+
+def canary_versions(repo_dir: Path | str, env: str) -> tuple[int, int]:
+    """(stable, canary) model versions of `env`, from the overlay's history."""
+    history = version_history(repo_dir, env)
+    if len(history) < 2:
+        raise GitOpsError(f"{env} has no earlier version to compare the canary with")
+    return history[-2], history[-1]
+
+
+def run_canary_verdict(repo_dir: Path | str, env: str, prometheus_url: str, *,
+                       model: str = "fraud", window: str = "15m",
+                       thresholds: CanaryThresholds = CanaryThresholds(),
+                       commit: bool = True, branch: str | None = None,
+                       push: bool = False) -> tuple[Verdict, CommitInfo | None]:
+    """`shipyard canary verdict`: query both versions, decide, and commit the decision."""
+    stable_version, canary_version = canary_versions(repo_dir, env)
+    canary = query_canary_signals(prometheus_url, model=model, version=canary_version, window=window)
+    stable = query_canary_signals(prometheus_url, model=model, version=stable_version, window=window)
+    verdict = canary_verdict(canary, stable, thresholds)
+    info = apply_verdict(repo_dir, env, verdict, model=model, branch=branch, push=push) if commit else None
+    return verdict, info

@@ -1,0 +1,89 @@
+"""Start and stop the platform's server processes (the demo and the tests use the same code)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """A `shipyard ...` subprocess with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
+        self.args = args
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> ServerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "shipyard.cli", *self.args],
+                                            stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        return self
+
+    def log_tail(self, lines: int = 20) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"`shipyard {' '.join(self.args)}` exited with {self.process.returncode}:\n"
+                                   f"{self.log_tail()}")
+            if ready():
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"`shipyard {' '.join(self.args)}` not ready after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+    return check
+
+
+def start_predictor(port: int, log_path: Path, env: dict[str, str] | None = None,
+                    model_name: str = "fraud") -> ServerProcess:
+    server = ServerProcess(["serve", "--port", str(port)], log_path, env).start()
+    try:
+        server.wait_until(http_ok(f"http://127.0.0.1:{port}/v1/models/{model_name}"))
+    except Exception:
+        server.stop()
+        raise
+    return server

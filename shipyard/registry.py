@@ -1,0 +1,71 @@
+"""MLflow tracking and registry access shared by the pipeline, the predictor and the drift job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from shipyard.settings import Settings
+
+CHAMPION = "champion"
+REFERENCE_ARTIFACT = "reference/training_set.parquet"
+
+
+def client(settings: Settings):
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+
+
+def experiment_id(settings: Settings, name: str) -> str:
+    """The experiment's id, created with artifacts under the profile's artifact root."""
+    mlflow_client = client(settings)
+    experiment = mlflow_client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return mlflow_client.create_experiment(name, artifact_location=f"{settings.mlflow_artifact_root}/{name}")
+
+
+def resolve_version(settings: Settings, model_name: str, alias: str = CHAMPION) -> int:
+    """The pinned version behind an alias; the settings' SHIPYARD_MODEL_VERSION wins when set."""
+    if settings.model_version is not None:
+        return settings.model_version
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client(settings).get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as exc:
+        raise LookupError(f"registered model {model_name!r} has no alias {alias!r}: run the training "
+                          "pipeline first (shipyard pipeline run training)") from exc
+
+
+def model_uri(model_name: str, version: int) -> str:
+    return f"models:/{model_name}/{version}"
+
+
+def load_sklearn_model(settings: Settings, model_name: str, version: int):
+    import mlflow.sklearn
+
+    client(settings)
+    return mlflow.sklearn.load_model(model_uri(model_name, version))
+
+
+def input_columns(settings: Settings, model_name: str, version: int) -> list[str]:
+    """The model's input columns, in order, from its registered signature."""
+    from mlflow.models import get_model_info
+
+    client(settings)
+    return get_model_info(model_uri(model_name, version)).signature.inputs.input_names()
+
+
+def reference_data(settings: Settings, model_name: str, version: int, dst: Path) -> pd.DataFrame:
+    """The training set a model version was fit on, found through its run (MLflow lineage)."""
+    mlflow_client = client(settings)
+    run_id = mlflow_client.get_model_version(model_name, str(version)).run_id
+    dst.mkdir(parents=True, exist_ok=True)
+    local = mlflow_client.download_artifacts(run_id, REFERENCE_ARTIFACT, str(dst))
+    return pd.read_parquet(local)

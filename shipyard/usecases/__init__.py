@@ -1,0 +1,1 @@
+"""Use cases: each module declares ``USE_CASE`` (see shipyard.usecase)."""
