@@ -32,7 +32,6 @@ customer_spend_stats = FeatureView(
         Field(name="txn_count_7d", dtype=Int64, description="Transactions in the last 7 days."),
         Field(name="avg_amount_7d", dtype=Float64, description="Mean amount over the last 7 days."),
         Field(name="max_amount_7d", dtype=Float64, description="Largest amount in the last 7 days."),
-        Field(name="avg_amount_30d", dtype=Float64, description="Mean amount over the last 30 days."),
     ],
     source=customer_spend_source,
     online=True,

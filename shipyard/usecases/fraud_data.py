@@ -16,7 +16,7 @@ START = pd.Timestamp("2026-09-01", tz="UTC")
 BASELINE_DAYS = 42
 TRAFFIC_DAYS = 7
 WARMUP_DAYS = 7  # feature rows start once a full 7-day window exists
-CUSTOMERS = 1000  # fixed per seed, so baseline and scenario traffic share the same customers
+CUSTOMERS = 5000  # fixed per seed, so baseline and scenario traffic share the same customers
 FRAUD_RATE = 0.015
 
 CATEGORIES = ["grocery", "restaurants", "fuel", "retail", "electronics", "travel", "online", "entertainment"]
@@ -132,10 +132,8 @@ def build_customer_features(transactions: pd.DataFrame) -> pd.DataFrame:
     np.maximum.at(peak, (row, col), amount)
 
     count_7d, total_7d = _window_sum(count, 7), _window_sum(total, 7)
-    count_30d, total_30d = _window_sum(count, 30), _window_sum(total, 30)
     with np.errstate(invalid="ignore", divide="ignore"):
         avg_7d = np.where(count_7d > 0, total_7d / count_7d, 0.0)
-        avg_30d = np.where(count_30d > 0, total_30d / count_30d, 0.0)
     keep = slice(WARMUP_DAYS - 1, n_days)
     days = pd.date_range(first, periods=n_days, freq="D")[keep] + pd.Timedelta(hours=23, minutes=59, seconds=59)
     grid = len(customers), len(days)
@@ -145,7 +143,6 @@ def build_customer_features(transactions: pd.DataFrame) -> pd.DataFrame:
         "txn_count_7d": count_7d[:, keep].reshape(-1).astype("int64"),
         "avg_amount_7d": np.round(avg_7d[:, keep].reshape(-1), 2),
         "max_amount_7d": np.round(_window_max(peak, 7)[:, keep].reshape(-1), 2),
-        "avg_amount_30d": np.round(avg_30d[:, keep].reshape(-1), 2),
     })
     assert len(features) == grid[0] * grid[1]
     features["created_timestamp"] = features["event_timestamp"]

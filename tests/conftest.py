@@ -1,0 +1,64 @@
+"""Shared fixtures: every test gets its own SHIPYARD_HOME; one small trained platform per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard.settings import Settings, get_settings
+from tests.platform_setup import SEED, prepare_platform
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_cache() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def shipyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A fresh, empty SHIPYARD_HOME for one test."""
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("SHIPYARD_PROFILE", "SHIPYARD_MLFLOW_TRACKING_URI", "SHIPYARD_MODEL_VERSION",
+                 "SHIPYARD_PREDICTION_LOG_DIR", "SHIPYARD_MLFLOW_ARTIFACT_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A platform trained once per session: features applied and materialized, a champion registered.
+
+    Tests that use it only read from it (or write under their own prediction log directory).
+    """
+    from shipyard.pipeline_runs import run_training
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    saved = dict(os.environ)
+    os.environ.update(SHIPYARD_HOME=str(home), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
+    get_settings.cache_clear()
+    try:
+        settings = Settings.from_env()
+        prepare_platform(settings)
+        outcome = run_training(settings, min_roc_auc=0.7, max_iter=100)
+        assert outcome.promoted, outcome.describe()
+        yield settings
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def use_trained_home(trained_home: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """The session's trained platform, with this test's own prediction log."""
+    monkeypatch.setenv("SHIPYARD_HOME", str(trained_home.home))
+    monkeypatch.setenv("SHIPYARD_PREDICTION_LOG_DIR", str(tmp_path / "predictions"))
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return Settings.from_env()
