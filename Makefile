@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint compile clean-state help
+.PHONY: demo test test-fast lint compile clean-state help venv
 
 help:
 	@echo "make demo   - set up .venv and run the lab-to-production loop end to end"
@@ -25,7 +25,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/shipyard demo
 
-test: $(STAMP)
+# The suite needs the manifest tools (.venv-tools) and promtool/amtool (Debian packages).
+test: $(STAMP) tools-venv prometheus-tools
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

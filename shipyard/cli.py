@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import warnings
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from shipyard.settings import SettingsError, get_settings
+from shipyard import cli_gitops
+from shipyard.cli_errors import console, readable_errors
+from shipyard.settings import get_settings
 from shipyard.usecase import load_use_case
 
 app = typer.Typer(help="Shipyard: train, register, serve and monitor models on the Kubeflow stack.",
@@ -23,22 +23,7 @@ monitor_app = typer.Typer(help="Drift monitoring with Evidently and Prometheus."
 for sub, name in ((data_app, "data"), (features_app, "features"), (pipeline_app, "pipeline"),
                   (monitor_app, "monitor")):
     app.add_typer(sub, name=name)
-
-console = Console()
-USER_ERRORS = (SettingsError, ValueError, LookupError, FileNotFoundError, ConnectionError)
-
-
-def readable_errors(command):
-    """A user's mistake ends the command with one readable line and exit code 1, not a traceback."""
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-    return wrapper
-
+cli_gitops.register(app)
 
 @app.callback()
 def _quiet_libraries() -> None:

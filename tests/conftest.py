@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from shipyard.settings import Settings, get_settings
-from tests.platform_setup import SEED, prepare_platform
+from tests.platform_setup import prepare_platform
+
 
 @pytest.fixture(autouse=True)
 def _fresh_settings_cache() -> Iterator[None]:
