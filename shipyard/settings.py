@@ -41,6 +41,9 @@ class Settings:
     feast_project: str
     model_version: int | None
     prediction_log_dir: Path
+    kfp_host: str | None  # KFP API server for `pipeline submit` and monitoring-triggered retraining
+    prometheus_url: str
+    gitops_remote: str | None  # Git remote the pipeline's promote step pushes review branches to
 
     @property
     def data_dir(self) -> Path:
@@ -91,6 +94,9 @@ class Settings:
             feast_project=env.get("SHIPYARD_FEAST_PROJECT", "shipyard"),
             model_version=int(version) if version else None,
             prediction_log_dir=Path(env.get("SHIPYARD_PREDICTION_LOG_DIR") or home / "predictions").resolve(),
+            kfp_host=env.get("SHIPYARD_KFP_HOST") or None,
+            prometheus_url=env.get("SHIPYARD_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+            gitops_remote=env.get("SHIPYARD_GITOPS_REMOTE") or None,
         )
 
 
