@@ -4,39 +4,42 @@ Their bodies run in the component image (or this virtualenv locally), so they im
 step modules themselves never import ``kfp.dsl`` decorators, which the KFP runtime does not load.
 """
 
+from typing import NamedTuple
+
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Markdown, Metrics, Model, Output
+from kfp.dsl import ClassificationMetrics, Dataset, Input, Markdown, Metrics, Model, Output
 
 from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def build_training_set_op(events_path: str, as_of: str, holdout_fraction: float,
+def build_training_set_op(events_path: str, data_snapshot: str, as_of: str, holdout_fraction: float,
                           train_set: Output[Dataset], holdout_set: Output[Dataset]):
     from components.build_training_set import build_training_set
 
-    summary = build_training_set(events_path, as_of, holdout_fraction, train_set.path, holdout_set.path)
+    summary = build_training_set(events_path, as_of, holdout_fraction, train_set.path, holdout_set.path,
+                                 data_snapshot=data_snapshot)
     for artifact in (train_set, holdout_set):
-        artifact.metadata["feature_columns"] = summary.feature_columns
+        artifact.metadata.update(feature_columns=summary.feature_columns, feature_types=summary.feature_types,
+                                 snapshot_time=summary.snapshot_time, data_snapshot=summary.data_snapshot,
+                                 events_path=events_path)
     train_set.metadata.update(rows=summary.rows, dropped_without_label=summary.dropped_without_label,
                               dropped_without_features=summary.dropped_without_features)
     holdout_set.metadata["rows"] = summary.holdout_rows
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def validate_op(train_set: Input[Dataset], report: Output[Markdown]):
-    import pandas as pd
+def validate_op(train_set: Input[Dataset], min_rows: int, skew_sample: int, max_skew_share: float,
+                report: Output[Markdown]):
+    from components.validate import DataValidationError, validate_dataset
 
-    from components.validate import DataValidationError, contract_bounds, validate_training_set
-    from shipyard.settings import get_settings
-    from shipyard.usecase import load_use_case
-
-    columns = list(train_set.metadata["feature_columns"])
-    label = load_use_case(get_settings().use_case).label
-    result = validate_training_set(pd.read_parquet(train_set.path), columns, label=label,
-                                   bounds=contract_bounds(columns))
+    result = validate_dataset(train_set.path, list(train_set.metadata["feature_columns"]),
+                              dict(train_set.metadata["feature_types"]),
+                              train_set.metadata["snapshot_time"], min_rows=min_rows, skew_sample=skew_sample,
+                              max_skew_share=max_skew_share)
     with open(report.path, "w") as out:
         out.write(result.markdown())
+    report.metadata.update(passed=result.passed, violations=result.violations)
     if not result.passed:
         raise DataValidationError("data validation failed: " + "; ".join(result.violations))
 
@@ -61,31 +64,73 @@ def train_op(train_set: Input[Dataset], model_family: str, learning_rate: float,
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], metrics: Output[Metrics]) -> float:
+def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], metrics: Output[Metrics],
+                classification: Output[ClassificationMetrics]) -> float:
     import pandas as pd
 
-    from components.evaluate import evaluate_model
+    from components.evaluate import curves, evaluate_model, scores_of
     from components.train import load_model
     from shipyard.settings import get_settings
     from shipyard.usecase import load_use_case
 
-    label = load_use_case(get_settings().use_case).label
+    use_case = load_use_case(get_settings().use_case)
     columns = list(holdout_set.metadata["feature_columns"])
-    results = evaluate_model(load_model(model.path), pd.read_parquet(holdout_set.path), columns, label)
+    holdout, fitted = pd.read_parquet(holdout_set.path), load_model(model.path)
+    results = evaluate_model(fitted, holdout, columns, use_case.label, use_case.categorical_columns())
     for name, value in results.items():
         metrics.log_metric(name, value)
+    shown = curves(holdout[use_case.label].to_numpy(), scores_of(fitted, holdout, columns))
+    classification.log_roc_curve(shown.fpr, shown.tpr, shown.thresholds)
+    classification.log_confusion_matrix(shown.categories, shown.confusion_matrix)
     return results["roc_auc"]
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def register_op(model: Input[Model], train_set: Input[Dataset], metrics: Input[Metrics],
-                min_roc_auc: float, pipeline_run: str) -> int:
+def register_op(model: Input[Model], train_set: Input[Dataset], metrics: Input[Metrics], report: Input[Markdown],
+                pipeline_run_id: str, pipeline_run_name: str, git_commit: str, trigger: str, reason: str,
+                idempotency_key: str) -> int:
+    from components.lineage import git_commit as current_commit
     from components.register import register_model
 
-    registration = register_model(
-        model.path, train_set.path, list(train_set.metadata["feature_columns"]),
-        {k: float(v) for k, v in metrics.metadata.items()},
-        {k: v for k, v in model.metadata.items() if k != "feature_columns"},
-        min_roc_auc, pipeline_run)
-    print(f"registered {registration.model_name} version {registration.version}: {registration.reason}")
+    params = {k: v for k, v in model.metadata.items() if k not in ("feature_columns", "framework")}
+    tags = {"shipyard.git_commit": git_commit or current_commit(), "shipyard.trigger": trigger,
+            "shipyard.data_snapshot": train_set.metadata["data_snapshot"],
+            "shipyard.events_path": train_set.metadata["events_path"],
+            "shipyard.snapshot_time": train_set.metadata["snapshot_time"]}
+    tags.update({k: v for k, v in {"shipyard.retraining_reason": reason,
+                                   "shipyard.idempotency_key": idempotency_key}.items() if v})
+    registration = register_model(model.path, train_set.path, list(train_set.metadata["feature_columns"]),
+                                  dict(train_set.metadata["feature_types"]),
+                                  {k: float(v) for k, v in metrics.metadata.items()}, params, pipeline_run_id,
+                                  tags, run_name=pipeline_run_name, report_path=report.path)
+    state = "registered" if registration.created else "already registered by this run:"
+    print(f"{state} {registration.model_name} version {registration.version} as challenger")
     return registration.version
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def gate_op(holdout_set: Input[Dataset], metrics: Input[Metrics], candidate_version: int, min_roc_auc: float,
+            min_pr_auc: float, tolerance: float) -> NamedTuple("GateOutputs", promoted=bool, reason=str):
+    from collections import namedtuple
+
+    from components.gate import gate_challenger
+    from shipyard.settings import get_settings
+    from shipyard.usecase import load_use_case
+
+    use_case = load_use_case(get_settings().use_case)
+    decision = gate_challenger(use_case.model_name, candidate_version, holdout_set.path, use_case.label,
+                               {k: float(v) for k, v in metrics.metadata.items()}, min_roc_auc=min_roc_auc,
+                               min_pr_auc=min_pr_auc, tolerance=tolerance)
+    print(f"gate: version {candidate_version} {decision.reason}")
+    return namedtuple("GateOutputs", ["promoted", "reason"])(decision.promote, decision.reason)
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def score_op(customers_path: str, data_snapshot: str, model_version: int, scores: Output[Dataset]) -> int:
+    from components.score import score_customers
+
+    summary = score_customers(customers_path, scores.path, model_version, data_snapshot=data_snapshot)
+    scores.metadata.update(rows=summary.rows, model_name=summary.model_name, model_version=summary.model_version,
+                           features_missing=summary.features_missing)
+    print(f"scored {summary.rows} rows with {summary.model_name} version {summary.model_version}")
+    return summary.model_version

@@ -1,4 +1,7 @@
-"""Register the model in MLflow and make it champion when it passes the quality threshold."""
+"""Register a candidate in MLflow as the ``challenger``, with its lineage; once per pipeline run.
+
+The champion alias is never touched here: only the gate (components/gate.py) moves it.
+"""
 
 import tempfile
 from dataclasses import dataclass
@@ -6,55 +9,84 @@ from pathlib import Path
 
 import pandas as pd
 
+RUN_TAG = "shipyard.kfp_run_id"  # the idempotency key of registration
+MLFLOW_TYPES = {"int": "long", "float": "double", "category": "string"}
+VALIDATION_REPORT = Path("validation/report.md")
+PANDAS_TYPES = {"int": "int64", "float": "float64", "category": "object"}
+
 
 @dataclass(frozen=True)
 class Registration:
     model_name: str
     version: int
     run_id: str
-    champion: bool
-    reason: str
+    created: bool  # False when this pipeline run had registered the version already
 
 
-def register_model(model_path: str, train_path: str, feature_columns: list[str], metrics: dict[str, float],
-                   params: dict[str, object], min_roc_auc: float, pipeline_run: str) -> Registration:
+def contract_signature(feature_columns: list[str], feature_types: dict[str, str], example: pd.DataFrame, scores):
+    """The model signature from the feature contract (not guessed from a sample of the data)."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec(MLFLOW_TYPES[feature_types[name]], name) for name in feature_columns])
+    return ModelSignature(inputs=inputs, outputs=infer_signature(example, scores).outputs)
+
+
+def register_model(model_path: str, train_path: str, feature_columns: list[str], feature_types: dict[str, str],
+                   metrics: dict[str, float],
+                   params: dict[str, object], pipeline_run: str, tags: dict[str, str],
+                   run_name: str = "", report_path: str = "") -> Registration:
+    """Log params, metrics, signature, input example, training data and lineage tags; register."""
     import mlflow
+    import mlflow.data
     import mlflow.sklearn
-    from mlflow.models import infer_signature
 
     from components.train import SKOPS_TRUSTED_TYPES, load_model
     from shipyard import registry
     from shipyard.settings import get_settings
     from shipyard.usecase import load_use_case
 
+    if not pipeline_run:
+        raise ValueError("pipeline_run is required: it makes registration idempotent")
     settings = get_settings()
     use_case = load_use_case(settings.use_case)
+    mlflow_client = registry.client(settings)
+    existing = registry.versions_tagged(settings, use_case.model_name, RUN_TAG, pipeline_run)
+    if existing:
+        version = mlflow_client.get_model_version(use_case.model_name, str(existing[0]))
+        return Registration(use_case.model_name, existing[0], version.run_id, created=False)
+
     model = load_model(model_path)
     train = pd.read_parquet(train_path)
-    example = train[feature_columns].head(5)
-    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    example = train[feature_columns].head(5).astype({c: PANDAS_TYPES[feature_types[c]] for c in feature_columns})
+    signature = contract_signature(feature_columns, feature_types, example, model.predict_proba(example)[:, 1])
+    lineage = {RUN_TAG: pipeline_run, "shipyard.pipeline_run": run_name or pipeline_run,
+               "shipyard.feature_service": use_case.feature_service, **tags}
 
-    mlflow_client = registry.client(settings)
     experiment = registry.experiment_id(settings, f"{use_case.model_name}-training")
-    with mlflow.start_run(experiment_id=experiment, run_name=pipeline_run) as run:
+    with mlflow.start_run(experiment_id=experiment, run_name=run_name or pipeline_run) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({"shipyard.pipeline_run": pipeline_run, "shipyard.feature_service": use_case.feature_service})
+        mlflow.set_tags(lineage)
+        dataset = mlflow.data.from_pandas(train, source=tags.get("shipyard.events_path"), targets=use_case.label,
+                                          name=f"{use_case.model_name}-training-set",
+                                          digest=tags.get("shipyard.data_snapshot", "")[-16:] or None)
+        mlflow.log_input(dataset, context="training")
         with tempfile.TemporaryDirectory() as tmp:  # the drift job's reference data, found via this run
             reference = Path(tmp) / Path(registry.REFERENCE_ARTIFACT).name
             train.to_parquet(reference, index=False)
             mlflow.log_artifact(str(reference), artifact_path=str(Path(registry.REFERENCE_ARTIFACT).parent))
+        if report_path:  # the validation report the data passed, next to the model it allowed
+            with tempfile.TemporaryDirectory() as tmp:
+                named = Path(tmp) / VALIDATION_REPORT.name
+                named.write_text(Path(report_path).read_text())
+                mlflow.log_artifact(str(named), artifact_path=str(VALIDATION_REPORT.parent))
         info = mlflow.sklearn.log_model(
             model, name="model", signature=signature, input_example=example,
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
             skops_trusted_types=SKOPS_TRUSTED_TYPES, registered_model_name=use_case.model_name)
-    version = int(info.registered_model_version)
-    roc_auc = metrics["roc_auc"]
-    champion = roc_auc >= min_roc_auc
-    if champion:
-        mlflow_client.set_registered_model_alias(use_case.model_name, registry.CHAMPION, str(version))
-        reason = f"roc_auc {roc_auc:.4f} >= threshold {min_roc_auc}"
-    else:
-        reason = f"roc_auc {roc_auc:.4f} < threshold {min_roc_auc}: champion unchanged"
-    mlflow_client.set_model_version_tag(use_case.model_name, str(version), "shipyard.gate", reason)
-    return Registration(use_case.model_name, version, run.info.run_id, champion, reason)
+    version = str(info.registered_model_version)
+    for key, value in lineage.items():
+        mlflow_client.set_model_version_tag(use_case.model_name, version, key, value)
+    mlflow_client.set_registered_model_alias(use_case.model_name, registry.CHALLENGER, version)
+    return Registration(use_case.model_name, int(version), run.info.run_id, created=True)

@@ -1,4 +1,4 @@
-"""`shipyard pipeline ...`: run KFP pipelines locally, compile them for the KFP UI."""
+"""`shipyard pipeline ...`: run KFP pipelines locally, compile them for the KFP UI, submit them to KFP."""
 
 from __future__ import annotations
 
@@ -9,25 +9,55 @@ import typer
 from shipyard.cli_context import context
 from shipyard.cli_errors import console, readable_errors
 
-pipeline_app = typer.Typer(help="KFP pipelines: run locally or compile for the KFP UI.", no_args_is_help=True)
+pipeline_app = typer.Typer(help="KFP pipelines: run locally, compile for the KFP UI, submit to KFP.",
+                           no_args_is_help=True)
+RUNNABLE = ("training", "retraining", "batch-scoring")
 
 
 @pipeline_app.command("run")
 @readable_errors
-def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training."),
+def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training, retraining or batch-scoring."),
                  model_family: str = typer.Option("hist_gradient_boosting", help="hist_gradient_boosting "
                                                   "or logistic_regression."),
+                 max_iter: int = typer.Option(200, min=1, help="Boosting rounds / solver iterations."),
                  min_roc_auc: float = typer.Option(0.8, help="ROC AUC a model needs to become champion."),
-                 events: Path = typer.Option(None, help="Labelled events (default: the generated baseline).")):
+                 min_pr_auc: float = typer.Option(0.1, help="PR AUC a model needs to become champion."),
+                 tolerance: float = typer.Option(0.01, min=0.0, help="How much worse than the champion "
+                                                 "(ROC AUC, PR AUC on the same holdout) a challenger may be."),
+                 events: Path = typer.Option(None, help="Labelled events (default: the generated baseline)."),
+                 reason: str = typer.Option(None, help="retraining: why (e.g. the alert)."),
+                 idempotency_key: str = typer.Option(None, help="retraining: a key that starts at most one run."),
+                 customers: Path = typer.Option(None, help="batch-scoring: parquet table to score."),
+                 output: Path = typer.Option(None, help="batch-scoring: where to write the scores."),
+                 model_version: int = typer.Option(0, min=0, help="batch-scoring: version (0 = champion).")):
     """Run a pipeline on this machine with kfp.local (same components as on a cluster)."""
-    from shipyard.pipeline_runs import run_training
+    from shipyard import pipeline_runs
 
-    if name != "training":
-        raise ValueError(f"unknown pipeline {name!r}; known: training")
+    if name not in RUNNABLE:
+        raise ValueError(f"unknown pipeline {name!r}; known: {', '.join(RUNNABLE)}")
     settings, _ = context()
-    with console.status("running the training pipeline (kfp.local)"):
-        outcome = run_training(settings, events, model_family=model_family, min_roc_auc=min_roc_auc)
+    if name == "batch-scoring":
+        if customers is None:
+            raise ValueError("batch-scoring needs --customers (a parquet table of entities and request fields)")
+        with console.status("running the batch-scoring pipeline (kfp.local)"):
+            scored = pipeline_runs.run_batch_scoring(settings, customers, output or settings.reports_dir /
+                                                     "batch-scores.parquet", model_version)
+        console.print(scored.describe())
+        return
+    gate = {"model_family": model_family, "max_iter": max_iter, "min_roc_auc": min_roc_auc,
+            "min_pr_auc": min_pr_auc, "tolerance": tolerance}
+    with console.status(f"running the {name} pipeline (kfp.local)"):
+        if name == "training":
+            outcome = pipeline_runs.run_training(settings, events, **gate)
+        else:
+            if not reason or not idempotency_key:
+                raise ValueError("retraining needs --reason and --idempotency-key")
+            extra = {"events_path": events} if events else {}
+            outcome = pipeline_runs.run_retraining(settings, reason=reason, idempotency_key=idempotency_key,
+                                                   **gate, **extra)
     console.print(outcome.describe())
+    if outcome.validation_report:
+        console.print(f"validation report: {outcome.validation_report}")
     console.print(f"component logs: {outcome.log_path}")
 
 
@@ -39,6 +69,33 @@ def pipeline_compile(out: Path = typer.Option(Path("build/pipelines"), help="Dir
 
     for path in compile_all(out):
         console.print(f"compiled {path}")
+
+
+@pipeline_app.command("submit")
+@readable_errors
+def pipeline_submit(name: str = typer.Argument(..., help="Pipeline: training, retraining or batch-scoring."),
+                    host: str = typer.Option(None, help="KFP API server URL (default: SHIPYARD_KFP_HOST)."),
+                    param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE pipeline parameter."),
+                    experiment: str = typer.Option("shipyard", help="KFP experiment name."),
+                    run_name: str = typer.Option(None, help="Run name shown in the KFP UI."),
+                    package_dir: Path = typer.Option(Path("build/pipelines"), help="Where the compiled YAML is.")):
+    """Submit a compiled pipeline to a Kubeflow Pipelines API server."""
+    from pipelines.compile import compile_pipeline
+    from pipelines.submit import submit, typed_arguments
+
+    settings, _ = context()
+    host = host or settings.kfp_host
+    if not host:
+        raise ValueError("no KFP host: pass --host URL or set SHIPYARD_KFP_HOST")
+    raw = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param needs NAME=VALUE, not {item!r}")
+        raw[key] = value
+    package = compile_pipeline(name, package_dir)  # always the code as it is now
+    run_id = submit(host, package, typed_arguments(package, raw), experiment, run_name)
+    console.print(f"submitted {package} to {host}: run {run_id}")
 
 
 def register(app: typer.Typer) -> None:

@@ -79,9 +79,10 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
     with _step(console, "applied Feast definitions and materialized the online store"):
         features.apply(settings, use_case)
         features.materialize(settings)
-    with _step(console, "ran the training pipeline (kfp.local): features → validate → train → evaluate → register"):
+    with _step(console, "ran the training pipeline (kfp.local): features → validate → train → evaluate → register → gate"):
         outcome = run_training(settings)
     console.print(f"  {outcome.describe()}")
+    console.print(f"  validation report: {outcome.validation_report}")
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -119,7 +120,9 @@ def _summary(console: Console, settings: Settings, outcome, served_version: str,
     table.add_column()
     table.add_row("model", f"{outcome.model_name} version {outcome.version} "
                   f"({'champion' if outcome.promoted else 'not promoted'}); served version {served_version}")
-    table.add_row("gate", outcome.gate)
+    table.add_row("gate", f"challenger v{outcome.challenger_version} (champion before: "
+                  f"{outcome.previous_champion or 'none'}): {outcome.gate}")
+    table.add_row("validation report", str(outcome.validation_report))
     table.add_row("evaluation", ", ".join(f"{k} {v:.4f}" for k, v in sorted(outcome.metrics.items())
                                           if not k.startswith("holdout")))
     for phase in phases:

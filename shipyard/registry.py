@@ -9,6 +9,7 @@ import pandas as pd
 from shipyard.settings import Settings
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"  # the newest registered candidate, whatever the gate decided
 REFERENCE_ARTIFACT = "reference/training_set.parquet"
 
 
@@ -41,6 +42,22 @@ def resolve_version(settings: Settings, model_name: str, alias: str = CHAMPION) 
     except MlflowException as exc:
         raise LookupError(f"registered model {model_name!r} has no alias {alias!r}: run the training "
                           "pipeline first (shipyard pipeline run training)") from exc
+
+
+def alias_version(settings: Settings, model_name: str, alias: str) -> int | None:
+    """The registry's own answer (SHIPYARD_MODEL_VERSION is ignored): None when the alias is unset."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client(settings).get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def versions_tagged(settings: Settings, model_name: str, tag: str, value: str) -> list[int]:
+    """Versions of ``model_name`` whose tag ``tag`` equals ``value``, oldest first."""
+    found = client(settings).search_model_versions(f"name = '{model_name}' and tags.`{tag}` = '{value}'")
+    return sorted(int(v.version) for v in found)
 
 
 def model_uri(model_name: str, version: int) -> str:
