@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint compile clean-state help venv
+.PHONY: demo test test-fast lint compile clean-state help venv redis-server-binary
 
 help:
 	@echo "make demo   - set up .venv and run the lab-to-production loop end to end"
@@ -25,8 +25,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/shipyard demo
 
-# The suite needs the manifest tools (.venv-tools) and promtool/amtool (Debian packages).
-test: $(STAMP) tools-venv prometheus-tools
+# The suite needs the manifest tools (.venv-tools), promtool/amtool and redis-server (the serving
+# outage test starts its own Redis; Debian packages, installed when missing).
+test: $(STAMP) tools-venv prometheus-tools redis-server-binary
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -37,6 +38,9 @@ lint: $(STAMP)
 
 compile: $(STAMP)
 	$(BIN)/shipyard pipeline compile
+
+redis-server-binary:
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends redis-server; }
 
 clean-state:
 	rm -rf .shipyard

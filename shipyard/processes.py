@@ -21,18 +21,27 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A `shipyard ...` subprocess with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+    """A `shipyard ...` subprocess (or ``program``) with its output in a log file; stopped with
+    SIGTERM, then SIGKILL."""
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
+                 program: list[str] | None = None):
         self.args = args
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
+        self.program = program if program is not None else [sys.executable, "-m", "shipyard.cli"]
+        shown = [Path(program[0]).name, *program[1:]] if program else ["shipyard"]
+        self.command = " ".join([*shown, *args])
         self.process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
     def start(self) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "shipyard.cli", *self.args],
+            self.process = subprocess.Popen([*self.program, *self.args],
                                             stdout=log, stderr=subprocess.STDOUT, env=self.env)
         return self
 
@@ -45,12 +54,16 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"`shipyard {' '.join(self.args)}` exited with {self.process.returncode}:\n"
+                raise RuntimeError(f"`{self.command}` exited with {self.process.returncode}:\n"
                                    f"{self.log_tail()}")
             if ready():
                 return
             time.sleep(0.25)
-        raise TimeoutError(f"`shipyard {' '.join(self.args)}` not ready after {timeout:.0f}s:\n{self.log_tail()}")
+        raise TimeoutError(f"`{self.command}` not ready after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
 
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
@@ -83,6 +96,48 @@ def start_predictor(port: int, log_path: Path, env: dict[str, str] | None = None
     server = ServerProcess(["serve", "--port", str(port)], log_path, env).start()
     try:
         server.wait_until(http_ok(f"http://127.0.0.1:{port}/v1/models/{model_name}"))
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+def redis_answers(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+    return check
+
+
+def start_redis(port: int, log_path: Path) -> ServerProcess:
+    """A private redis-server (tests stop and restart it; the shared one is left alone).
+
+    Its data lives in ``log_path``'s folder: a clean stop (SIGTERM) saves it, a restart loads it.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "3600 1", "--appendonly", "no",
+            "--dir", str(log_path.parent)]
+    server = ServerProcess(args, log_path, program=["redis-server"]).start()
+    try:
+        server.wait_until(redis_answers(port), timeout=20)
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+def start_mlflow_server(port: int, backend_store_uri: str, log_path: Path) -> ServerProcess:
+    """An MLflow tracking server over an existing store (the prod profile reaches MLflow over HTTP)."""
+    program = [str(Path(sys.executable).with_name("mlflow")), "server"]
+    args = ["--backend-store-uri", backend_store_uri, "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1"]
+    server = ServerProcess(args, log_path, program=program).start()
+    try:
+        server.wait_until(http_ok(f"http://127.0.0.1:{port}/health"), timeout=120)
     except Exception:
         server.stop()
         raise

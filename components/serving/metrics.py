@@ -1,8 +1,12 @@
-"""Predictor metrics, registered in prometheus_client's default registry that KServe serves at /metrics."""
+"""Predictor metrics, registered in prometheus_client's default registry that KServe serves at /metrics.
+
+Names and labels are the ones in docs/contract.md. ``ServingMetrics`` binds the labels once, so the
+request path only calls ``inc``/``observe`` on ready children.
+"""
 
 from prometheus_client import Counter, Gauge, Histogram
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 REQUESTS = Counter("shipyard_requests", "Scoring requests by protocol and HTTP status code.",
                    ["model", "version", "protocol", "code"])
@@ -13,9 +17,37 @@ FEATURE_LOOKUP_DURATION = Histogram("shipyard_feature_lookup_duration_seconds", 
 MISSING_FEATURES = Counter("shipyard_missing_features",
                            "Entities without online features (unknown customer); scored with defaults.",
                            ["model", "version", "feature_service"])
+STALE_FEATURES = Counter("shipyard_stale_features",
+                         "Entities whose online features are older than the view's TTL; scored with defaults.",
+                         ["model", "version", "feature_service"])
 ONLINE_STORE_ERRORS = Counter("shipyard_online_store_errors", "Failed online feature reads.",
                               ["model", "version", "store"])
 PREDICTION_SCORE = Histogram("shipyard_prediction_score", "Predicted probability of the positive class.",
                              ["model", "version"], buckets=tuple(i / 20 for i in range(1, 21)))
 MODEL_INFO = Gauge("shipyard_model_info", "The model version this predictor serves (value is always 1).",
                    ["model", "version", "feature_service"])
+
+PROTOCOLS = ("v1", "v2")
+
+
+class ServingMetrics:
+    def __init__(self, model: str, version: int, feature_service: str, store: str):
+        labels = {"model": model, "version": str(version)}
+        self._labels = labels
+        self.duration = {p: REQUEST_DURATION.labels(**labels, protocol=p) for p in PROTOCOLS}
+        self.lookup = FEATURE_LOOKUP_DURATION.labels(**labels, store=store)
+        self.missing = MISSING_FEATURES.labels(**labels, feature_service=feature_service)
+        self.stale = STALE_FEATURES.labels(**labels, feature_service=feature_service)
+        self.store_errors = ONLINE_STORE_ERRORS.labels(**labels, store=store)
+        self.score = PREDICTION_SCORE.labels(**labels)
+        self._requests: dict[tuple[str, int], Counter] = {}
+        MODEL_INFO.labels(**labels, feature_service=feature_service).set(1)
+        for protocol in PROTOCOLS:  # export the series from the start, not after the first request
+            self.request(protocol, 200)
+
+    def request(self, protocol: str, code: int):
+        child = self._requests.get((protocol, code))
+        if child is None:
+            child = self._requests[(protocol, code)] = REQUESTS.labels(**self._labels, protocol=protocol,
+                                                                        code=str(code))
+        return child

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,17 +22,17 @@ class PredictionLog:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._file = None
-        self._name = ""
+        self._hour = -1
 
     def append(self, records: list[dict]) -> None:
         """Write whole lines and flush them to the OS before the response goes out."""
         data = b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records)
         with self._lock:
-            name = window_name(datetime.now(UTC))
-            if name != self._name:
+            hour = int(time.time() // 3600)
+            if hour != self._hour:  # formatting the window name every request costs more than the write
+                self._hour, name = hour, window_name(datetime.fromtimestamp(hour * 3600, UTC))
                 self._close()
                 self._file = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across requests
-                self._name = name
             self._file.write(data)
             self._file.flush()
 
@@ -45,6 +46,7 @@ class PredictionLog:
     def close(self) -> None:
         with self._lock:
             self._close()
+            self._hour = -1
 
 
 def read_prediction_log(directory: Path, last_rows: int | None = None) -> pd.DataFrame:

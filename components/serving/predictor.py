@@ -1,85 +1,91 @@
-"""KServe predictor: pinned MLflow model + Feast online features, with a prediction log and metrics."""
+"""KServe predictor: pinned MLflow model + Feast online features, with a prediction log and metrics.
+
+``load`` resolves ``models:/<name>@champion`` (or SHIPYARD_MODEL_VERSION) to a version once, loads
+it with skops (no pickle), picks ONNX Runtime when it reproduces sklearn, and is ready only after
+the online store answered a read. ``predict`` is KServe's generic route; the same ``Scoring``
+also answers the fast path (components/serving/fast_path.py).
+"""
 
 from __future__ import annotations
 
-import time
+import logging
+import tempfile
 import uuid
-from datetime import UTC, datetime
+from pathlib import Path
 
 import kserve
-import pandas as pd
 from kserve.errors import InvalidInput, ServerNotReady
+from kserve.protocol.infer_type import InferRequest, InferResponse
 
-from components.serving import metrics
-from components.serving.online_features import OnlineFeatures
+from components.serving.metrics import ServingMetrics
+from components.serving.model_runtime import ModelInputs, fastest_scorer
+from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
-from components.serving.requests import parse_v1
+from components.serving.requests import infer_request_payload, parse_v1, parse_v2
+from components.serving.scoring import Scoring
 from shipyard import registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
+
+REFERENCE_ROWS = 2000  # reference rows the ONNX form must reproduce before it serves
+logger = logging.getLogger(__name__)
 
 
 class ShipyardPredictor(kserve.Model):
     def __init__(self, settings: Settings, use_case: UseCase):
         super().__init__(use_case.model_name, return_response_headers=True)
-        self.settings = settings
-        self.use_case = use_case
+        self.settings, self.use_case = settings, use_case
         self.version: int | None = None
+        self.scoring: Scoring | None = None
 
     def load(self) -> bool:
         from threadpoolctl import threadpool_limits
 
-        # One-row predictions: OpenMP thread start-up would cost more than the trees themselves.
+        name = self.use_case.model_name
+        self.version = registry.resolve_version(self.settings, name)
+        model = registry.load_sklearn_model(self.settings, name, self.version)
+        # After the model's import: threadpoolctl only limits native libraries already loaded.
         threadpool_limits(limits=1)
-        self.version = registry.resolve_version(self.settings, self.use_case.model_name)
-        self.model = registry.load_sklearn_model(self.settings, self.use_case.model_name, self.version)
-        self.columns = registry.input_columns(self.settings, self.use_case.model_name, self.version)
-        self.features = OnlineFeatures(self.settings, self.use_case)
-        self.features.lookup([0])  # fail start-up now if the online store does not answer
-        self.log = PredictionLog(self.settings.prediction_log_dir)
-        self.labels = {"model": self.name, "version": str(self.version)}
-        metrics.MODEL_INFO.labels(**self.labels, feature_service=self.use_case.feature_service).set(1)
+        columns = registry.input_columns(self.settings, name, self.version)
+        inputs = ModelInputs(columns, frozenset(self.use_case.categorical_columns()))
+        with tempfile.TemporaryDirectory() as tmp:
+            reference = registry.reference_data(self.settings, name, self.version, Path(tmp))
+        scorer = fastest_scorer(model, inputs, reference.head(REFERENCE_ROWS))
+        features = OnlineFeatures(self.settings, self.use_case)
+        features.lookup([reference[self.use_case.entity].iloc[0]] if len(reference) else [0])  # store answers?
+        features.start_clock_refresh()
+        metrics = ServingMetrics(name, self.version, self.use_case.feature_service, features.store_type)
+        log = PredictionLog(self.settings.prediction_log_dir)
+        self.scoring = Scoring(self.use_case, self.version, scorer, features, log, metrics)
+        logger.info("serving %s version %d with %s, online store %s", name, self.version, scorer.kind,
+                    features.store_type)
         self.ready = True
         return self.ready
 
     def stop(self) -> None:
-        if getattr(self, "log", None) is not None:
-            self.log.close()
-
-    def _count(self, code: int) -> None:
-        metrics.REQUESTS.labels(**self.labels, protocol="v1", code=str(code)).inc()
+        if self.scoring is not None:
+            self.scoring.features.stop()
+            self.scoring.log.close()
 
     def predict(self, payload, headers=None, response_headers=None):
-        started = time.perf_counter()
+        protocol = "v2" if isinstance(payload, InferRequest) else "v1"
+        body = infer_request_payload(payload) if protocol == "v2" else payload
+        request_id = (headers or {}).get("x-request-id")
         try:
-            request = parse_v1(payload, self.use_case)
+            batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
         except InvalidInput:
-            self._count(400)
+            self.scoring.metrics.request(protocol, 400).inc()
             raise
-        lookup_started = time.perf_counter()
+        request_id = request_id or batch.request_id or uuid.uuid4().hex
         try:
-            online, missing = self.features.lookup(request[self.use_case.entity].tolist())
-        except Exception as exc:
-            metrics.ONLINE_STORE_ERRORS.labels(**self.labels, store=self.features.store_type).inc()
-            self._count(503)
-            raise ServerNotReady(f"online feature store unavailable: {type(exc).__name__}") from None
-        metrics.FEATURE_LOOKUP_DURATION.labels(**self.labels, store=self.features.store_type).observe(
-            time.perf_counter() - lookup_started)
-        if missing.any():
-            metrics.MISSING_FEATURES.labels(**self.labels, feature_service=self.use_case.feature_service).inc(
-                int(missing.sum()))
-        frame = pd.concat([request, online], axis=1)
-        scores = self.model.predict_proba(frame[self.columns])[:, 1]
-
-        request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
-        now = datetime.now(UTC).isoformat()
-        records = frame.assign(request_id=request_id, timestamp=now, model_version=self.version,
-                               features_missing=missing, score=scores).to_dict("records")
-        self.log.append(records)
-        for score in scores:
-            metrics.PREDICTION_SCORE.labels(**self.labels).observe(score)
-        metrics.REQUEST_DURATION.labels(**self.labels, protocol="v1").observe(time.perf_counter() - started)
-        self._count(200)
+            scores = self.scoring.score(batch, protocol, request_id)
+        except StoreUnavailable as exc:
+            self.scoring.metrics.request(protocol, 503).inc()
+            raise ServerNotReady(f"online feature store unavailable: {exc}") from None
+        self.scoring.metrics.request(protocol, 200).inc()
         if response_headers is not None:
-            response_headers["model-version"] = str(self.version)
-        return {"model_name": self.name, "model_version": str(self.version), "predictions": scores.tolist()}
+            response_headers["model-version"] = self.scoring.version_text
+        response = self.scoring.response(protocol, scores, request_id)
+        if protocol == "v2":
+            return InferResponse.from_rest(response)
+        return response

@@ -1,0 +1,126 @@
+"""Load generation: wrk for the closed loops, an asyncio open loop at a fixed rate, CPU accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+LOADGEN_CPU = "1"  # the servers run on CPU 0
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_seconds: float = 0.0
+    load_average: float = 0.0  # the machine's 1-minute load when this measurement started
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / max(self.requests, 1)
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (MLflow and MLServer fork workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pending.extend(int(c) for c in children)
+    return total
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {}
+for line in io.lines("%s") do bodies[#bodies + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, bodies[(n %% #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+    + summary.errors.status))
+end
+"""
+
+
+def closed_loop(url: str, bodies: list[bytes], connections: int, seconds: int) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file, script = Path(tmp) / "bodies.jsonl", Path(tmp) / "post.lua"
+        body_file.write_bytes(b"\n".join(bodies) + b"\n")
+        script.write_text(WRK_SCRIPT % body_file)
+        out = subprocess.run(["taskset", "-c", LOADGEN_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+                              "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    requests, duration, p50, p99, errors = re.search(r"RESULT (\S+) (\S+) (\S+) (\S+) (\S+)", out).groups()
+    return Result(int(requests), float(duration), float(p50), float(p99), int(errors))
+
+
+async def _open_loop(url: str, bodies: list[bytes], rate: float, seconds: float) -> Result:
+    target = urlparse(url)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(body: bytes, scheduled: float) -> None:
+        nonlocal errors
+        reader, writer = idle.pop() if idle else await asyncio.open_connection(target.hostname, target.port)
+        try:
+            writer.write(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (target.path.encode(), target.netloc.encode(),
+                                                            len(body), body))
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors += 1
+            # From the scheduled send time: a late send counts against the server (no coordinated omission).
+            latencies.append(time.perf_counter() - scheduled)
+            idle.append((reader, writer))
+        except (OSError, asyncio.IncompleteReadError, AttributeError):
+            errors += 1
+            writer.close()
+
+    tasks, start = [], time.perf_counter()
+    total = int(rate * seconds)
+    for i in range(total):
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(bodies[i % len(bodies)], scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for _, writer in idle:
+        writer.close()
+    ordered = sorted(latencies) or [float("nan")]
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return Result(len(latencies), elapsed, 1000 * statistics.median(ordered), 1000 * p99, errors)
+
+
+def open_loop(url: str, bodies: list[bytes], rate: float, seconds: float) -> Result:
+    os.sched_setaffinity(0, {int(LOADGEN_CPU)})  # this process is the load generator from here on
+    return asyncio.run(_open_loop(url, bodies, rate, seconds))

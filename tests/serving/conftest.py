@@ -1,0 +1,89 @@
+"""Real predictor processes for the serving tests: SQLite and Redis platforms, an MLflow server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shipyard.processes import ServerProcess, free_port, start_mlflow_server, start_predictor
+from shipyard.settings import Settings
+from tests.serving.platforms import (
+    Platform,
+    copy_platform,
+    delete_project_keys,
+    new_project,
+    require_redis,
+    write_stale_row,
+)
+
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@dataclass
+class RunningPredictor:
+    url: str
+    prediction_log_dir: Path
+    process: ServerProcess
+    platform: Platform
+
+
+def run_predictor(platform: Platform, log_dir: Path) -> tuple[ServerProcess, str]:
+    port = free_port()
+    return start_predictor(port, log_dir / f"serve-{port}.log", platform.env), f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def mlflow_url(trained_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's registry over HTTP: the prod profile never reads MLflow's database directly."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("mlflow-server") / "mlflow.log"
+    server = start_mlflow_server(port, trained_home.mlflow_tracking_uri, log)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def redis_platform_for(trained_home: Settings, mlflow_url: str, home: Path, redis_url: str,
+                       project: str) -> Platform:
+    platform = copy_platform(trained_home, home, redis_url, project)
+    platform.env["SHIPYARD_MLFLOW_TRACKING_URI"] = mlflow_url
+    return platform
+
+
+@pytest.fixture(scope="module")
+def sqlite_predictor(trained_home: Settings, tmp_path_factory) -> Iterator[RunningPredictor]:
+    home = tmp_path_factory.mktemp("sqlite-platform") / "home"
+    platform = copy_platform(trained_home, home)
+    write_stale_row(platform.settings)
+    server, url = run_predictor(platform, home)
+    try:
+        yield RunningPredictor(url, platform.settings.prediction_log_dir, server, platform)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_predictor(trained_home: Settings, mlflow_url: str, tmp_path_factory) -> Iterator[RunningPredictor]:
+    require_redis()
+    home = tmp_path_factory.mktemp("redis-platform") / "home"
+    project = new_project()
+    try:
+        platform = redis_platform_for(trained_home, mlflow_url, home, SHARED_REDIS, project)
+        write_stale_row(platform.settings)
+        server, url = run_predictor(platform, home)
+        try:
+            yield RunningPredictor(url, platform.settings.prediction_log_dir, server, platform)
+        finally:
+            server.stop()
+    finally:
+        delete_project_keys(SHARED_REDIS, project)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def any_predictor(request) -> RunningPredictor:
+    """Each test using it runs against a SQLite-backed and a Redis-backed predictor."""
+    return request.getfixturevalue(f"{request.param}_predictor")

@@ -1,0 +1,92 @@
+import math
+
+import pytest
+from kserve.errors import InvalidInput
+
+from components.serving.requests import MAX_INSTANCES, parse_v1, parse_v2
+from shipyard.usecases.fraud import USE_CASE
+
+pytestmark = pytest.mark.unit
+
+GOOD = {"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}
+
+
+V2_TYPES = {"customer_id": "INT64", "amount": "FP32", "merchant_category": "BYTES", "hour": "INT8"}
+
+
+def v2(rows, **overrides):
+    inputs = [{"name": name, "shape": [len(rows)], "datatype": datatype, "data": [r[name] for r in rows]}
+              for name, datatype in V2_TYPES.items()]
+    for tensor in inputs:
+        tensor.update(overrides.get(tensor["name"], {}))
+    return {"inputs": inputs}
+
+
+def test_valid_instances_become_typed_columns():
+    batch = parse_v1({"instances": [GOOD, {**GOOD, "customer_id": 18, "amount": 3, "hour": 2.0}]}, USE_CASE)
+    assert batch.size == 2
+    assert batch.columns == {"customer_id": [17, 18], "amount": [42.5, 3.0], "merchant_category": ["grocery"] * 2,
+                             "hour": [13, 2]}
+    assert list(batch.columns) == ["customer_id", "amount", "merchant_category", "hour"]
+    assert [type(v) for v in (batch.columns["amount"][1], batch.columns["hour"][1])] == [float, int]
+
+
+def test_json_bytes_without_content_type_are_accepted():
+    assert parse_v1(b'{"instances": [{"customer_id": 1, "amount": 1.0, "merchant_category": "fuel", '
+                    b'"hour": 0}]}', USE_CASE).size == 1
+
+
+def test_v2_tensors_become_the_same_columns_as_v1():
+    rows = [GOOD, {**GOOD, "customer_id": 18, "amount": 3}]
+    batch = parse_v2({"id": "r-1", **v2(rows, hour={"shape": [2, 1]})}, USE_CASE)
+    assert batch.columns == parse_v1({"instances": rows}, USE_CASE).columns
+    assert (batch.size, batch.request_id) == (2, "r-1")
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"[1, 2", "not valid JSON"),
+    ({"instances": [GOOD]}, '"inputs" list'),
+    ({"inputs": [7]}, r"inputs\[0\] must be a tensor"),
+    ({"inputs": v2([GOOD])["inputs"] * 2}, "appears more than once"),
+    ({"inputs": v2([GOOD])["inputs"][1:]}, "missing input 'customer_id'"),
+    (v2([GOOD], hour={"datatype": "FP64"}), "input 'hour': datatype 'FP64' is not one of"),
+    (v2([GOOD], merchant_category={"datatype": "INT64"}), "input 'merchant_category': datatype"),
+    (v2([GOOD], amount={"shape": [1, 2]}), r"shape must be \[n\] or \[n, 1\]"),
+    (v2([GOOD], amount={"shape": "1"}), "shape must be"),
+    (v2([GOOD], amount={"shape": [3]}), r"says 3 values but data has 1 \(ragged\)"),
+    (v2([GOOD], amount={"data": [[1.0]]}), "must be a number"),
+    (v2([GOOD], amount={"data": 1.0}), "data must be a flat list"),
+    (v2([GOOD], amount={"data": [math.nan]}), "must be finite"),
+    (v2([GOOD], hour={"data": [24]}), r"input 'hour'\[0\]: field 'hour' must be <= 23"),
+    (v2([GOOD, GOOD], hour={"shape": [1], "data": [1]}), r"different lengths \(ragged\)"),
+    (v2([]), "inputs must be non-empty"),
+    (v2([GOOD] * (MAX_INSTANCES + 1)), "at most"),
+])
+def test_bad_v2_requests_name_the_problem(payload, message):
+    with pytest.raises(InvalidInput, match=message):
+        parse_v2(payload, USE_CASE)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"not json", "not valid JSON"),
+    ([GOOD], '"instances"'),
+    ({"inputs": [GOOD]}, '"instances"'),
+    ({"instances": []}, "non-empty"),
+    ({"instances": "x"}, "non-empty list"),
+    ({"instances": [GOOD] * (MAX_INSTANCES + 1)}, "at most"),
+    ({"instances": [42]}, r"instances\[0\] must be an object"),
+    ({"instances": [{k: v for k, v in GOOD.items() if k != "amount"}]}, "missing field 'amount'"),
+    ({"instances": [{**GOOD, "amount": None}]}, "missing field 'amount'"),
+    ({"instances": [{**GOOD, "amount": "12"}]}, "'amount' must be a number"),
+    ({"instances": [{**GOOD, "amount": True}]}, "'amount' must be a number"),
+    ({"instances": [{**GOOD, "amount": math.inf}]}, "'amount' must be finite"),
+    ({"instances": [{**GOOD, "amount": math.nan}]}, "'amount' must be finite"),
+    ({"instances": [{**GOOD, "amount": -1}]}, "'amount' must be >= 0"),
+    ({"instances": [{**GOOD, "hour": 24}]}, "'hour' must be <= 23"),
+    ({"instances": [{**GOOD, "hour": 1.5}]}, "'hour' must be a whole number"),
+    ({"instances": [{**GOOD, "merchant_category": ""}]}, "non-empty string"),
+    ({"instances": [GOOD, {**GOOD, "colour": "red"}]}, r"instances\[1\]: unknown field\(s\) 'colour'"),
+])
+def test_bad_requests_name_the_problem(payload, message):
+    with pytest.raises(InvalidInput, match=message):
+        parse_v1(payload, USE_CASE)

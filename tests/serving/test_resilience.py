@@ -1,0 +1,133 @@
+"""The predictor under stress: its Redis stopped and restarted during traffic, SIGTERM during traffic."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from components.serving.prediction_log import read_prediction_log
+from shipyard.processes import free_port, start_redis
+from tests.serving.conftest import redis_platform_for, run_predictor
+from tests.serving.platforms import copy_platform, new_project, require
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}
+
+
+class Traffic:
+    """Clients sending requests until stopped; every outcome is recorded (status code or error name)."""
+
+    def __init__(self, url: str, clients: int, instances: int = 1):
+        self.url, self.clients, self.instances = url, clients, instances
+        self.outcomes: list[tuple[str, int | str, float, float, dict]] = []  # id, outcome, sent, done, body
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(clients)]
+
+    def _run(self, client: int) -> None:
+        body = {"instances": [{**GOOD, "customer_id": 17 + i % 50} for i in range(self.instances)]}
+        with httpx.Client(timeout=10) as session:
+            sequence = 0
+            while not self.stop.is_set():
+                request_id, sequence = f"c{client}-{sequence}", sequence + 1
+                sent = time.monotonic()
+                try:
+                    response = session.post(f"{self.url}/v1/models/fraud:predict", json=body,
+                                            headers={"x-request-id": request_id})
+                    outcome, payload = response.status_code, response.json()
+                except httpx.HTTPError as exc:  # refused or dropped: recorded, then this client stops
+                    self.outcomes.append((request_id, type(exc).__name__, sent, time.monotonic(), {}))
+                    return
+                self.outcomes.append((request_id, outcome, sent, time.monotonic(), payload))
+
+    def __enter__(self) -> Traffic:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def wait_for(self, condition, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(list(self.outcomes)):
+            assert time.monotonic() < deadline, f"traffic never reached the expected state: {self.summary()}"
+            time.sleep(0.05)
+
+    def answered_ids(self) -> set[str]:
+        return {request_id for request_id, outcome, *_ in self.outcomes if outcome == 200}
+
+    def summary(self) -> dict:
+        counts: dict = {}
+        for _, outcome, *_ in self.outcomes:
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+
+def test_redis_stopped_and_restarted_gives_bounded_503s_and_recovers_by_itself(trained_home, mlflow_url,
+                                                                                tmp_path: Path):
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    port = free_port()
+    redis_log = tmp_path / "redis" / "redis.log"
+    redis = start_redis(port, redis_log)
+    server = None
+    try:
+        platform = redis_platform_for(trained_home, mlflow_url, tmp_path / "home", f"redis://127.0.0.1:{port}/0",
+                                      new_project())
+        server, url = run_predictor(platform, tmp_path)
+        with Traffic(url, clients=2) as traffic:
+            traffic.wait_for(lambda outcomes: sum(o[1] == 200 for o in outcomes) >= 20)
+            redis.stop()  # SIGTERM: Redis saves its data and exits
+            outage_started = len(traffic.outcomes)
+            traffic.wait_for(lambda outcomes: sum(o[1] == 503 for o in outcomes[outage_started:]) >= 20)
+            redis = start_redis(port, redis_log)  # same port, same data
+            recovered_from = len(traffic.outcomes)
+            traffic.wait_for(lambda outcomes: sum(o[1] == 200 for o in outcomes[recovered_from:]) >= 20)
+        outcomes = traffic.outcomes
+        # Bounded: every request was answered (no client timeout, no dropped connection), 200 or 503 only.
+        assert {o[1] for o in outcomes} <= {200, 503}, traffic.summary()
+        errors = {o[4]["error"] for o in outcomes if o[1] == 503}
+        assert all(e.startswith("online feature store unavailable") for e in errors), errors
+        assert server.process.poll() is None  # recovered without a restart
+        log = read_prediction_log(platform.settings.prediction_log_dir)
+        assert set(log["request_id"]) == traffic.answered_ids()
+        after = log[log["request_id"].isin({o[0] for o in outcomes[recovered_from:] if o[1] == 200})]
+        assert not after["features_missing"].any()  # the restarted Redis serves the same features
+        metrics = httpx.get(f"{url}/metrics").text
+        line = next(m for m in metrics.splitlines() if m.startswith("shipyard_online_store_errors_total{"))
+        assert 'store="redis"' in line and float(line.split()[-1]) >= 20
+    finally:
+        if server is not None:
+            server.stop()
+        redis.stop()
+
+
+def test_sigterm_during_traffic_answers_every_request_in_flight(trained_home, tmp_path: Path):
+    platform = copy_platform(trained_home, tmp_path / "home")
+    server, url = run_predictor(platform, tmp_path)
+    try:
+        # Big batches keep several requests in flight at any moment.
+        with Traffic(url, clients=6, instances=500) as traffic:
+            traffic.wait_for(lambda outcomes: sum(o[1] == 200 for o in outcomes) >= 30)
+            signalled = time.monotonic()
+            server.signal(signal.SIGTERM)
+            exit_code = server.process.wait(timeout=60)
+    finally:
+        server.stop()
+    outcomes = traffic.outcomes
+    assert exit_code == 0
+    # Every request the server took got its answer: no 5xx; the rest were refused or never read.
+    assert all(o[1] == 200 or isinstance(o[1], str) for o in outcomes), traffic.summary()
+    drained = [o for o in outcomes if o[1] == 200 and o[2] < signalled < o[3]]
+    assert drained, "no request was in flight when SIGTERM arrived"
+    log = read_prediction_log(platform.settings.prediction_log_dir)
+    assert set(log["request_id"]) == traffic.answered_ids()
+    assert (log.groupby("request_id").size() == 500).all()  # every instance of every answered request

@@ -1,0 +1,185 @@
+"""v1 and v2 (Open Inference Protocol) against real predictor processes, on SQLite and on Redis."""
+
+import json
+
+import httpx
+import pytest
+
+from components.serving.prediction_log import read_prediction_log
+from components.serving.requests import MAX_BODY_BYTES
+from tests.serving.platforms import STALE_CUSTOMER, UNKNOWN_CUSTOMER
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}
+V2_TYPES = {"customer_id": "INT64", "amount": "FP64", "merchant_category": "BYTES", "hour": "INT32"}
+
+
+def v2_body(rows: list[dict], **overrides) -> dict:
+    inputs = [{"name": name, "shape": [len(rows)], "datatype": V2_TYPES[name], "data": [r[name] for r in rows]}
+              for name in V2_TYPES]
+    for tensor in inputs:
+        tensor.update(overrides.get(tensor["name"], {}))
+    return {"inputs": inputs}
+
+
+def predict(predictor, body, **kwargs) -> httpx.Response:
+    return httpx.post(f"{predictor.url}/v1/models/fraud:predict", json=body, timeout=10, **kwargs)
+
+
+def infer(predictor, body, **kwargs) -> httpx.Response:
+    return httpx.post(f"{predictor.url}/v2/models/fraud/infer", json=body, timeout=10, **kwargs)
+
+
+def test_v1_request_gets_a_probability_per_instance_and_the_model_version(any_predictor):
+    response = predict(any_predictor, {"instances": [GOOD, {**GOOD, "customer_id": 18, "amount": 900.0}]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_name"] == "fraud"
+    assert response.headers["model-version"] == body["model_version"] == "1"
+    assert len(body["predictions"]) == 2
+    assert all(0.0 <= p <= 1.0 for p in body["predictions"])
+    assert body["predictions"][0] != body["predictions"][1]
+
+
+def test_v2_request_gets_the_same_probabilities_as_v1(any_predictor):
+    rows = [GOOD, {**GOOD, "customer_id": 18, "amount": 900.0, "merchant_category": "travel"}]
+    v1 = predict(any_predictor, {"instances": rows}).json()["predictions"]
+    response = infer(any_predictor, {"id": "req-v2", **v2_body(rows)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == "req-v2" and body["model_version"] == "1"
+    assert response.headers["model-version"] == "1"
+    [output] = body["outputs"]
+    assert output["name"] == "fraud_probability" and output["datatype"] == "FP64"
+    assert output["shape"] == [2] and output["data"] == pytest.approx(v1, abs=1e-12)
+    logged = read_prediction_log(any_predictor.prediction_log_dir)
+    assert logged[logged["request_id"] == "req-v2"]["protocol"].tolist() == ["v2", "v2"]
+
+
+def test_health_and_readiness_follow_the_open_inference_protocol(any_predictor):
+    for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/fraud/ready"):
+        assert httpx.get(f"{any_predictor.url}{path}").status_code == 200, path
+    assert httpx.get(f"{any_predictor.url}/v2/models/fraud").json()["name"] == "fraud"
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"instances": [{**GOOD, "amount": "lots"}]}, "'amount' must be a number"),
+    ({"instances": [{k: v for k, v in GOOD.items() if k != "hour"}]}, "missing field 'hour'"),
+    ({"instances": [{**GOOD, "hour": 99}]}, "'hour' must be <= 23"),
+    ({"instances": []}, "non-empty"),
+    ({"rows": [GOOD]}, '"instances"'),
+])
+def test_malformed_v1_payloads_get_400_with_a_json_error(sqlite_predictor, body, message):
+    response = predict(sqlite_predictor, body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_nan_and_infinity_in_raw_json_get_400(sqlite_predictor):
+    url = f"{sqlite_predictor.url}/v1/models/fraud:predict"
+    for literal, problem in ((b"NaN", b"unexpected character"), (b"Infinity", b"unexpected character"),
+                             (b"1e999", b"number is infinity")):
+        body = b'{"instances": [{"customer_id": 1, "amount": ' + literal + b', "merchant_category": "x", "hour": 1}]}'
+        response = httpx.post(url, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400, literal
+        assert problem.decode() in response.json()["error"]
+
+
+@pytest.mark.parametrize("body, message", [
+    (v2_body([GOOD], amount={"data": ["lots"]}), "input 'amount'[0]: field 'amount' must be a number"),
+    (v2_body([GOOD], hour={"datatype": "FP32"}), "input 'hour': datatype 'FP32'"),
+    (v2_body([GOOD], amount={"shape": [2]}), "(ragged)"),
+    (v2_body([GOOD], amount={"shape": [1, 3]}), "shape must be [n] or [n, 1]"),
+    (v2_body([GOOD, GOOD], hour={"shape": [1], "data": [13]}), "different lengths"),
+    ({"inputs": v2_body([GOOD])["inputs"][:3]}, "missing input 'hour'"),
+    ({"inputs": [*v2_body([GOOD])["inputs"], {"name": "colour", "shape": [1], "datatype": "BYTES",
+                                             "data": ["red"]}]}, "unknown input(s) 'colour'"),
+    ({"instances": [GOOD]}, '"inputs"'),
+])
+def test_malformed_v2_payloads_get_400_naming_the_tensor(sqlite_predictor, body, message):
+    response = infer(sqlite_predictor, body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_v2_nan_and_infinity_get_400(sqlite_predictor):
+    for value in (float("nan"), float("inf")):
+        body = json.dumps(v2_body([GOOD], amount={"datatype": "FP64", "data": [value]})).encode()
+        response = httpx.post(f"{sqlite_predictor.url}/v2/models/fraud/infer", content=body,
+                              headers={"content-type": "application/json"})
+        assert response.status_code == 400
+        assert "not valid JSON" in response.json()["error"]  # NaN/Infinity are not JSON
+
+
+@pytest.mark.parametrize("path", ["/v1/models/fraud:predict", "/v2/models/fraud/infer"])
+def test_broken_json_and_oversized_bodies_get_4xx(sqlite_predictor, path):
+    url = f"{sqlite_predictor.url}{path}"
+    broken = httpx.post(url, content=b'{"instances": [', headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]
+    huge = httpx.post(url, content=b" " * (MAX_BODY_BYTES + 10), headers={"content-type": "application/json"})
+    assert huge.status_code == 413 and "at most" in huge.json()["error"]
+    many = {"instances": [GOOD] * 1001} if path.startswith("/v1") else v2_body([GOOD] * 1001)
+    assert httpx.post(url, json=many).status_code == 400
+
+
+def test_json_without_content_type_is_scored(sqlite_predictor):
+    plain = httpx.post(f"{sqlite_predictor.url}/v1/models/fraud:predict", headers={"content-type": "text/plain"},
+                       content=b'{"instances": [{"customer_id": 5, "amount": 1.0, "merchant_category": "fuel", '
+                               b'"hour": 3}]}')
+    assert plain.status_code == 200, plain.text
+
+
+def test_prediction_log_holds_exactly_the_answered_instances(any_predictor):
+    before = len(read_prediction_log(any_predictor.prediction_log_dir))
+    for i in range(5):
+        response = predict(any_predictor, {"instances": [{**GOOD, "customer_id": 100 + i}]},
+                           headers={"x-request-id": f"exact-{i}"})
+        assert response.status_code == 200
+    assert predict(any_predictor, {"instances": [{**GOOD, "hour": 99}]}).status_code == 400
+    assert infer(any_predictor, v2_body([GOOD], hour={"data": [-1]})).status_code == 400
+    log = read_prediction_log(any_predictor.prediction_log_dir)
+    assert len(log) == before + 5
+    newest = log.tail(5)
+    assert newest["customer_id"].tolist() == [100 + i for i in range(5)]
+    assert newest["request_id"].tolist() == [f"exact-{i}" for i in range(5)]
+    expected = {"request_id", "timestamp", "model_version", "score", "customer_id", "amount", "merchant_category",
+                "hour", "txn_count_7d", "avg_amount_7d", "max_amount_7d", "features_missing", "features_stale"}
+    assert expected <= set(log)
+    assert newest["model_version"].tolist() == [1] * 5
+
+
+def test_unknown_customer_is_scored_with_no_history_and_counted(any_predictor):
+    response = predict(any_predictor, {"instances": [{**GOOD, "customer_id": UNKNOWN_CUSTOMER}]})
+    assert response.status_code == 200
+    last = read_prediction_log(any_predictor.prediction_log_dir).iloc[-1]
+    assert bool(last["features_missing"]) and not bool(last["features_stale"])
+    assert (last["txn_count_7d"], last["avg_amount_7d"], last["max_amount_7d"]) == (0.0, 0.0, 0.0)
+    metrics = httpx.get(f"{any_predictor.url}/metrics").text
+    assert 'shipyard_missing_features_total{feature_service="fraud_model_v1",model="fraud",version="1"}' in metrics
+
+
+def test_stale_customer_is_scored_like_an_unknown_one_and_counted(any_predictor):
+    stale = predict(any_predictor, {"instances": [{**GOOD, "customer_id": STALE_CUSTOMER}]}).json()["predictions"]
+    unknown = predict(any_predictor, {"instances": [{**GOOD, "customer_id": UNKNOWN_CUSTOMER}]}).json()["predictions"]
+    assert stale == unknown
+    log = read_prediction_log(any_predictor.prediction_log_dir)
+    row = log[log["customer_id"] == STALE_CUSTOMER].iloc[-1]
+    assert bool(row["features_stale"]) and not bool(row["features_missing"])
+    assert row["txn_count_7d"] == 0.0  # the stored 5 transactions are past the view's TTL
+    fresh = log[log["customer_id"] == 17].iloc[-1]
+    assert not bool(fresh["features_stale"]) and not bool(fresh["features_missing"])
+    metrics = httpx.get(f"{any_predictor.url}/metrics").text
+    assert 'shipyard_stale_features_total{feature_service="fraud_model_v1",model="fraud",version="1"} 1.0' in metrics
+
+
+def test_metrics_endpoint_exports_serving_metrics(any_predictor):
+    predict(any_predictor, {"instances": [GOOD]})
+    metrics = httpx.get(f"{any_predictor.url}/metrics").text
+    for name in ("shipyard_requests_total", "shipyard_request_duration_seconds_bucket",
+                 "shipyard_feature_lookup_duration_seconds_bucket", "shipyard_prediction_score_bucket"):
+        assert name in metrics
+    store = "redis" if any_predictor.platform.settings.profile == "prod" else "sqlite"
+    assert f'shipyard_feature_lookup_duration_seconds_count{{model="fraud",store="{store}",version="1"}}' in metrics
+    assert 'shipyard_model_info{feature_service="fraud_model_v1",model="fraud",version="1"} 1.0' in metrics
+    assert 'code="400"' in metrics and 'code="200"' in metrics
