@@ -22,7 +22,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) prometheus-tools
 	$(BIN)/shipyard demo
 
 # The suite needs the manifest tools (.venv-tools), promtool/amtool and redis-server (the serving

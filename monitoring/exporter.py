@@ -1,47 +1,76 @@
-"""Prometheus metrics of the drift job: a text file after each run, or a /metrics endpoint."""
+"""Prometheus metrics of the drift job (names in docs/contract.md and monitoring/prometheus/metrics.yaml)."""
 
 from __future__ import annotations
 
-import logging
-import threading
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server, write_to_textfile
+from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
 
-from monitoring.drift import DriftResult, run_drift_job
-from shipyard.settings import Settings
-from shipyard.usecase import UseCase
+from monitoring.drift import DriftResult
 
-log = logging.getLogger(__name__)
+MODEL = ["model", "version"]
 
 
 class DriftMetrics:
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
-        model = ["model", "version"]
+        r = self.registry
         self.feature_score = Gauge("shipyard_feature_drift_score", "Evidently drift score per feature.",
-                                   [*model, "feature"], registry=self.registry)
+                                   [*MODEL, "feature"], registry=r)
         self.feature_drifted = Gauge("shipyard_feature_drifted", "1 when Evidently finds the feature drifted.",
-                                     [*model, "feature"], registry=self.registry)
-        self.drift_share = Gauge("shipyard_drift_share", "Share of features that drifted.", model,
-                                 registry=self.registry)
+                                     [*MODEL, "feature"], registry=r)
+        self.drift_share = Gauge("shipyard_drift_share", "Share of features that drifted.", MODEL, registry=r)
         self.dataset_drift = Gauge("shipyard_dataset_drift", "1 when the share of drifted features "
-                                   "reaches the dataset drift threshold.", model, registry=self.registry)
-        self.window_rows = Gauge("shipyard_drift_window_rows", "Predictions in the compared window.", model,
-                                 registry=self.registry)
+                                   "reaches the dataset drift threshold.", MODEL, registry=r)
+        self.prediction_drift = Gauge("shipyard_prediction_drift_score", "Evidently drift score of the model's "
+                                      "scores against its scores on the training data.", MODEL, registry=r)
+        self.target_drift = Gauge("shipyard_target_drift_score", "Evidently drift score of the late labels "
+                                  "against the training labels.", MODEL, registry=r)
+        self.roc_auc = Gauge("shipyard_model_roc_auc", "ROC AUC on the window's labelled predictions.", MODEL,
+                             registry=r)
+        self.recall = Gauge("shipyard_model_recall", "Recall at the review rate on the labelled predictions.",
+                            MODEL, registry=r)
+        self.labelled_rows = Gauge("shipyard_drift_labelled_rows", "Predictions of the window with a label.",
+                                   MODEL, registry=r)
+        self.window_rows = Gauge("shipyard_drift_window_rows", "Predictions in the compared window.", MODEL,
+                                 registry=r)
         self.last_success = Gauge("shipyard_drift_last_success_timestamp_seconds",
-                                  "When the drift job last succeeded (unix time).", model, registry=self.registry)
-        self.runs = Counter("shipyard_drift_runs", "Drift job runs by outcome.", [*model, "status"],
-                            registry=self.registry)
+                                  "When the drift job last succeeded (unix time).", MODEL, registry=r)
+        self.duration = Gauge("shipyard_drift_run_duration_seconds", "Wall time of the last drift run.", MODEL,
+                              registry=r)
+        self.report = Gauge("shipyard_drift_report_info", "1 for the Evidently HTML report of the last run "
+                            "(served by the monitor at /reports/<report>).", [*MODEL, "report"], registry=r)
+        self.runs = Counter("shipyard_drift_runs", "Drift job runs by outcome.", [*MODEL, "status"], registry=r)
+        # Why a column was skipped is in the run's JSON result and log; a reason label would leave
+        # the series absent until the first error, and a dashboard or alert could not tell 0 from none.
+        self.skipped = Counter("shipyard_drift_column_errors", "Columns a drift run could not compare "
+                               "(missing or empty; their last good values are kept).", [*MODEL, "feature"],
+                               registry=r)
 
-    def record(self, result: DriftResult) -> None:
+    def record(self, result: DriftResult, duration_seconds: float | None = None) -> None:
         labels = {"model": result.model_name, "version": str(result.model_version)}
         for feature in result.features:
             self.feature_score.labels(**labels, feature=feature.feature).set(feature.score)
             self.feature_drifted.labels(**labels, feature=feature.feature).set(int(feature.drifted))
+        for column in [f.feature for f in result.features] + list(result.skipped):
+            counter = self.skipped.labels(**labels, feature=column)  # exported at 0 from the first run
+            if column in result.skipped:
+                counter.inc()
         self.drift_share.labels(**labels).set(result.drift_share)
         self.dataset_drift.labels(**labels).set(int(result.dataset_drift))
+        if result.prediction_drift is not None:
+            self.prediction_drift.labels(**labels).set(result.prediction_drift.score)
+        if result.target_drift is not None:
+            self.target_drift.labels(**labels).set(result.target_drift.score)
+        if result.quality is not None:  # too few labels keeps the last good values
+            self.roc_auc.labels(**labels).set(result.quality.roc_auc)
+            self.recall.labels(**labels).set(result.quality.recall)
+            self.labelled_rows.labels(**labels).set(result.quality.labelled_rows)
         self.window_rows.labels(**labels).set(result.window_rows)
+        if duration_seconds is not None:
+            self.duration.labels(**labels).set(duration_seconds)
+        self.report.clear()  # one report series at a time: the newest
+        self.report.labels(**labels, report=Path(result.report_path).name).set(1)
         self.last_success.labels(**labels).set(result.finished_at)
         self.runs.labels(**labels, status="success").inc()
 
@@ -49,32 +78,5 @@ class DriftMetrics:
         self.runs.labels(model=model_name, version=version, status="error").inc()
 
     def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(path), self.registry)
-
-
-def serve(settings: Settings, use_case: UseCase, port: int, interval_seconds: float, window_rows: int | None,
-          stop: threading.Event | None = None) -> None:
-    """Run the drift job every ``interval_seconds`` and serve the results on ``port`` at /metrics.
-
-    A failed run keeps the last good values and counts an error, so staleness alerts can fire.
-    """
-    from shipyard import registry
-
-    metrics = DriftMetrics()
-    server, thread = start_http_server(port, registry=metrics.registry)
-    stop = stop or threading.Event()
-    try:
-        while not stop.is_set():
-            try:
-                metrics.record(run_drift_job(settings, use_case, window_rows))
-            except Exception as exc:  # keep serving the last good values
-                log.warning("drift job failed: %s", exc)
-                try:
-                    version = str(registry.resolve_version(settings, use_case.model_name))
-                except LookupError:
-                    version = "none"
-                metrics.record_failure(use_case.model_name, version)
-            stop.wait(interval_seconds)
-    finally:
-        server.shutdown()
-        thread.join()

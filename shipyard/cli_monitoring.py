@@ -15,16 +15,18 @@ monitor_app = typer.Typer(help="Drift monitoring with Evidently and Prometheus."
 @monitor_app.command("drift")
 @readable_errors
 def monitor_drift(window: int = typer.Option(None, min=2, help="Newest N predictions (default: all)."),
+                  minutes: float = typer.Option(None, min=0.1, help="Only predictions of the last M minutes."),
                   metrics_file: Path = typer.Option(None, help="Also write the metrics in Prometheus text "
                                                     "format (default: reports/drift.prom).")):
     """Compare recent predictions with the model's training data (Evidently)."""
     from monitoring.drift import run_drift_job
     from monitoring.exporter import DriftMetrics
+    from monitoring.window import window_start
     from shipyard.summary import drift_table
 
     settings, use_case = context()
     with console.status("computing drift with Evidently"):
-        result = run_drift_job(settings, use_case, window)
+        result = run_drift_job(settings, use_case, window, since=window_start(minutes))
     metrics = DriftMetrics()
     metrics.record(result)
     metrics.write(metrics_file or settings.reports_dir / "drift.prom")
@@ -34,15 +36,29 @@ def monitor_drift(window: int = typer.Option(None, min=2, help="Newest N predict
 
 @monitor_app.command("serve")
 @readable_errors
-def monitor_serve(port: int = typer.Option(9108, help="Port of the /metrics endpoint."),
+def monitor_serve(port: int = typer.Option(9108, help="Port of /metrics and the Alertmanager webhook."),
+                  host: str = typer.Option("0.0.0.0", help="Address to listen on (127.0.0.1 keeps the webhook "
+                                           "local; the cluster manifest relies on all interfaces)."),
                   interval: float = typer.Option(60.0, min=1.0, help="Seconds between drift runs."),
-                  window: int = typer.Option(None, min=2, help="Newest N predictions per run.")):
-    """Run the drift job on a schedule and serve its Prometheus metrics."""
-    from monitoring.exporter import serve as serve_metrics
+                  window: int = typer.Option(None, min=2, help="Newest N predictions per run."),
+                  minutes: float = typer.Option(None, min=0.1, help="Only predictions of the last M minutes."),
+                  cooldown: float = typer.Option(6 * 3600.0, min=0.0, help="Seconds after a retraining "
+                                                 "started by an alert during which other alerts start none.")):
+    """Run the drift job on a schedule, serve its metrics and the retraining webhook."""
+    import signal
+    import threading
+
+    from monitoring.service import default_start_run, serve
+    from monitoring.webhook import RetrainingTrigger
 
     settings, use_case = context()
-    console.print(f"serving drift metrics on http://127.0.0.1:{port}/metrics every {interval:g}s")
-    serve_metrics(settings, use_case, port, interval, window)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # finish the current run, then exit cleanly
+    trigger = RetrainingTrigger(settings.home / "monitor" / "retraining.json", default_start_run(settings),
+                                cooldown_seconds=cooldown)
+    console.print(f"serving drift metrics on http://{host}:{port}/metrics every {interval:g}s; "
+                  f"Alertmanager webhook at /hooks/alertmanager")
+    serve(settings, use_case, port, interval, window, stop, host=host, trigger=trigger, window_minutes=minutes)
 
 
 def register(app: typer.Typer) -> None:

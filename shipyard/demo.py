@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -46,6 +47,23 @@ def _replay_phase(console: Console, url: str, events: pd.DataFrame, use_case: Us
     return stats
 
 
+def _alert_loop(console: Console, settings: Settings, drift_onset: float, port: int, window_rows: int):
+    """Prometheus + Alertmanager + the monitor on this machine: drift -> alert firing -> retraining."""
+    from monitoring.drift_loop import run_drift_loop
+    from monitoring.stack import ToolMissing
+
+    try:
+        with _step(console, "Prometheus + Alertmanager + monitor: drift detected → alert firing → retraining"):
+            loop = run_drift_loop(settings, settings.home / "monitoring-stack", drift_onset, predictor_port=port,
+                                  window_rows=window_rows, on_step=lambda text: console.print(f"  {text}"))
+    except ToolMissing as exc:  # prometheus/alertmanager not installed: the rest of the demo still stands
+        console.print(f"[yellow]alert loop skipped:[/yellow] {exc}")
+        return None
+    console.print(f"  {loop.alert} firing {loop.seconds_to_firing:.0f}s after drift onset; retraining "
+                  f"{loop.idempotency_key} started at {loop.seconds_to_retraining:.0f}s: {loop.retraining_outcome}")
+    return loop
+
+
 def _scrape_metrics(result) -> list[str]:
     """Serve the drift metrics on /metrics for a moment and read them back, as Prometheus would."""
     from prometheus_client import start_http_server
@@ -65,7 +83,7 @@ def _scrape_metrics(result) -> list[str]:
 
 
 def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: int, traffic: int,
-             scenario: str) -> None:
+             scenario: str, alert_loop: bool = True) -> None:
     from monitoring.drift import run_drift_job
     from monitoring.exporter import DriftMetrics
     from shipyard.pipeline_runs import run_training
@@ -79,7 +97,8 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
     with _step(console, "applied Feast definitions and materialized the online store"):
         features.apply(settings, use_case)
         features.materialize(settings)
-    with _step(console, "ran the training pipeline (kfp.local): features → validate → train → evaluate → register → gate"):
+    steps = "features → validate → train → evaluate → register → gate"
+    with _step(console, f"ran the training pipeline (kfp.local): {steps}"):
         outcome = run_training(settings)
     console.print(f"  {outcome.describe()}")
     console.print(f"  validation report: {outcome.validation_report}")
@@ -96,9 +115,11 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
                           .to_dict("records")[0]]}).json()["model_version"]
         for phase in phases:
             events = pd.read_parquet(data.events_path(settings, phase.name))
+            drift_onset = time.time()  # the last phase is the drifted one
             phase.stats = _replay_phase(console, url, events, use_case, phase.name)
             with _step(console, f"computed drift of the {phase.name} window with Evidently"):
                 phase.drift = run_drift_job(settings, use_case, window_rows=len(events))
+        loop = _alert_loop(console, settings, drift_onset, port, len(events)) if alert_loop else None
     finally:
         server.stop()
     console.print("[green]✓[/green] stopped the predictor")
@@ -108,13 +129,13 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
     metrics.record(phases[-1].drift)
     metrics.write(metrics_file)
     scraped = _scrape_metrics(phases[-1].drift)
-    _summary(console, settings, outcome, served_version, phases, metrics_file, scraped)
+    _summary(console, settings, outcome, served_version, phases, metrics_file, scraped, loop)
     for phase in phases:
         console.print(drift_table(phase.drift, title=f"Drift: {phase.name} traffic vs training data"))
 
 
 def _summary(console: Console, settings: Settings, outcome, served_version: str, phases: list[Phase],
-             metrics_file, scraped: list[str]) -> None:
+             metrics_file, scraped: list[str], loop) -> None:
     table = Table(title="Shipyard demo summary", show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -136,4 +157,8 @@ def _summary(console: Console, settings: Settings, outcome, served_version: str,
     table.add_row("metrics", f"{metrics_file} (live: shipyard monitor serve --port 9108)")
     table.add_row("scraped /metrics", "\n".join(scraped))
     table.add_row("prediction log", str(settings.prediction_log_dir))
+    if loop is not None:
+        table.add_row("alert loop", f"{loop.alert} firing {loop.seconds_to_firing:.0f}s after drift onset → "
+                      f"retraining ({loop.retraining_status}) at {loop.seconds_to_retraining:.0f}s: "
+                      f"{loop.retraining_outcome}")
     console.print(table)

@@ -29,10 +29,13 @@ def replay(base_url: str, events: pd.DataFrame, use_case: UseCase,
     fields = [f.name for f in use_case.request_fields]
     latencies, errors = [], 0
     started = time.perf_counter()
+    # The event's id travels as the request id, so late labels can be joined to the prediction log.
+    ids = events["transaction_id"].astype(str).tolist() if "transaction_id" in events else None
     with httpx.Client(timeout=10.0) as client:
         for i, instance in enumerate(events[fields].to_dict("records")):
             sent = time.perf_counter()
-            response = client.post(url, json={"instances": [instance]})
+            response = client.post(url, json={"instances": [instance]},
+                                   headers={"x-request-id": ids[i]} if ids else None)
             latencies.append(time.perf_counter() - sent)
             errors += response.status_code != 200
             if on_progress:

@@ -30,7 +30,7 @@ HOUR_WEIGHTS = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.5, 3, 4, 4.5, 5, 5.5,
 SCENARIOS = {
     "amount_inflation": ("Prices rise: every amount is 70% higher.", ("amount",)),
     "merchant_mix_shift": ("Spending moves to electronics and online shops.", ("merchant_category",)),
-    "fraud_pattern_shift": ("Card-testing attack: 6% fraud, small amounts, mostly at night.", ("hour",)),
+    "fraud_pattern_shift": ("Card-testing attack: 12% fraud, tiny amounts, almost all at night.", ("hour", "amount")),
 }
 
 
@@ -61,7 +61,7 @@ def generate_transactions(rows: int, seed: int, scenario: str | None = None) -> 
         START + pd.Timedelta(days=BASELINE_DAYS), TRAFFIC_DAYS)
 
     customer = rng.choice(CUSTOMERS, size=rows, p=activity)
-    fraud_rate = 0.06 if scenario == "fraud_pattern_shift" else FRAUD_RATE
+    fraud_rate = 0.12 if scenario == "fraud_pattern_shift" else FRAUD_RATE
     is_fraud = rng.random(rows) < fraud_rate
     mix = SHIFTED_MIX if scenario == "merchant_mix_shift" else BASE_MIX
     category = np.where(is_fraud, _pick(rng, FRAUD_MIX, rows), _pick(rng, mix, rows))
@@ -69,11 +69,12 @@ def generate_transactions(rows: int, seed: int, scenario: str | None = None) -> 
     amount = typical_amount[customer] * rng.lognormal(0.0, 0.6, rows)
 
     if scenario == "fraud_pattern_shift":
-        # Card testing: tiny amounts at online shops, mostly between midnight and 5 am.
+        # Card testing: tiny amounts at whatever merchants accept them, almost all between midnight
+        # and 5 am. It moves `hour` and `amount` (and the fraud rate), not the merchant mix.
         night = rng.integers(0, 5, rows)
-        hour = np.where(is_fraud & (rng.random(rows) < 0.8), night, hour)
+        hour = np.where(is_fraud & (rng.random(rows) < 0.95), night, hour)
         amount = np.where(is_fraud, rng.uniform(0.5, 5.0, rows), amount)
-        category = np.where(is_fraud, CATEGORIES.index("online"), category)
+        category = _pick(rng, mix, rows)
     else:
         # Classic fraud: several times the customer's usual amount, often at night.
         night = rng.integers(0, 6, rows)

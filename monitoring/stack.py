@@ -1,0 +1,189 @@
+"""A local monitoring stack on loopback: Prometheus, Alertmanager and the Shipyard monitor.
+
+The project's own configs (monitoring/prometheus/, monitoring/alertmanager/) are templated with
+free ports into a work directory; Prometheus and Alertmanager are the Debian binaries on PATH,
+each with its own data directory. The demo and the live tests use the same code, and stop every
+process they start.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from shipyard.processes import ServerProcess, free_port, http_ok
+from shipyard.settings import PROJECT_ROOT, Settings
+
+MONITORING = PROJECT_ROOT / "monitoring"
+PROMETHEUS_CONFIG = MONITORING / "prometheus" / "prometheus.yml"
+RULES = MONITORING / "prometheus" / "rules.yaml"
+ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
+INSTALL_HINT = "install Debian's prometheus and prometheus-alertmanager (`make prometheus-tools`)"
+
+
+class ToolMissing(RuntimeError):
+    """A binary the stack needs is not on PATH."""
+
+
+def find_tool(*names: str) -> str:
+    for name in names:
+        if path := shutil.which(name):
+            return path
+    raise ToolMissing(f"none of {', '.join(names)} is on PATH: {INSTALL_HINT}")
+
+
+def render_prometheus_config(config: dict, *, monitor: int, alertmanager: int, predictor: int | None,
+                             rules_file: str) -> dict:
+    """The project's Prometheus config pointed at this stack's ports."""
+    rendered = {**config, "rule_files": [rules_file]}
+    rendered["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager}"]}]}]}
+    ports = {"shipyard-monitor": monitor, "shipyard-predictor": predictor}
+    rendered["scrape_configs"] = [
+        {**job, "static_configs": [{"targets": [f"127.0.0.1:{ports[job['job_name']]}"]}]}
+        for job in config["scrape_configs"] if ports.get(job["job_name"]) is not None]
+    return rendered
+
+
+def render_alertmanager_config(config: dict, *, monitor: int) -> dict:
+    """The project's Alertmanager config with the monitor's webhook on this stack's port."""
+    receivers = []
+    for receiver in config["receivers"]:
+        hooks = [{**hook, "url": hook["url"].replace("127.0.0.1:9108", f"127.0.0.1:{monitor}")}
+                 for hook in receiver.get("webhook_configs", [])]
+        receivers.append({**receiver, **({"webhook_configs": hooks} if hooks else {})})
+    return {**config, "receivers": receivers}
+
+
+@dataclass
+class Binary:
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> Binary:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_for(check, what: str, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what}: process exited with {process.returncode}\n{tail}")
+        if check():
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{what}: not ready after {timeout:.0f}s")
+
+
+@dataclass
+class MonitoringStack:
+    settings: Settings
+    workdir: Path
+    predictor_port: int | None = None
+    monitor_interval: float = 5.0
+    window_rows: int | None = None
+    cooldown_seconds: float = 3600.0
+    ports: dict[str, int] = field(default_factory=dict)
+    _binaries: list[Binary] = field(default_factory=list)
+    _monitor: ServerProcess | None = None
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['prometheus']}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['monitor']}"
+
+    def start(self) -> MonitoringStack:
+        prometheus, alertmanager = find_tool("prometheus"), find_tool("prometheus-alertmanager", "alertmanager")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.ports = {name: free_port() for name in ("prometheus", "alertmanager", "monitor")}
+        try:
+            self._start_alertmanager(alertmanager)
+            self._start_monitor()
+            self._start_prometheus(prometheus)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_alertmanager(self, binary: str) -> None:
+        config = self.workdir / "alertmanager.yml"
+        rendered = render_alertmanager_config(yaml.safe_load(ALERTMANAGER_CONFIG.read_text()),
+                                              monitor=self.ports["monitor"])
+        config.write_text(yaml.safe_dump(rendered, sort_keys=False))
+        port = self.ports["alertmanager"]
+        am = Binary([binary, f"--config.file={config}", f"--storage.path={self.workdir / 'alertmanager-data'}",
+                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                    self.workdir / "alertmanager.log").start()
+        self._binaries.append(am)
+        wait_for(http_ok(f"http://127.0.0.1:{port}/-/ready"), "alertmanager", 30, am.process, am.log_path)
+
+    def _start_monitor(self) -> None:
+        args = ["monitor", "serve", "--host", "127.0.0.1", "--port", str(self.ports["monitor"]),
+                "--interval", str(self.monitor_interval),
+                "--cooldown", str(self.cooldown_seconds)]
+        if self.window_rows:
+            args += ["--window", str(self.window_rows)]
+        env = {"SHIPYARD_HOME": str(self.settings.home),
+               "SHIPYARD_PREDICTION_LOG_DIR": str(self.settings.prediction_log_dir)}
+        self._monitor = ServerProcess(args, self.workdir / "monitor.log", env).start()
+        self._monitor.wait_until(http_ok(f"{self.monitor_url}/-/healthy"), timeout=60)
+
+    def _start_prometheus(self, binary: str) -> None:
+        shutil.copy(RULES, self.workdir / "rules.yaml")
+        rendered = render_prometheus_config(yaml.safe_load(PROMETHEUS_CONFIG.read_text()),
+                                            monitor=self.ports["monitor"], alertmanager=self.ports["alertmanager"],
+                                            predictor=self.predictor_port, rules_file="rules.yaml")
+        config = self.workdir / "prometheus.yml"
+        config.write_text(yaml.safe_dump(rendered, sort_keys=False))
+        prom = Binary([binary, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
+                       f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}"],
+                      self.workdir / "prometheus.log").start()
+        self._binaries.append(prom)
+        wait_for(http_ok(f"{self.prometheus_url}/-/ready"), "prometheus", 30, prom.process, prom.log_path)
+
+    def query(self, expr: str) -> list[dict]:
+        body = httpx.get(f"{self.prometheus_url}/api/v1/query", params={"query": expr}, timeout=10).json()
+        if body.get("status") != "success":
+            raise ValueError(f"query {expr!r} failed: {body.get('error')}")
+        return body["data"]["result"]
+
+    def alerts(self, state: str = "firing") -> list[dict]:
+        body = httpx.get(f"{self.prometheus_url}/api/v1/alerts", timeout=10).json()
+        return [a for a in body["data"]["alerts"] if a["state"] == state]
+
+    def retraining_runs(self) -> list[dict]:
+        return httpx.get(f"{self.monitor_url}/hooks/alertmanager", timeout=10).json()["runs"]
+
+    def stop(self) -> None:
+        if self._monitor is not None:
+            self._monitor.stop()
+        for binary in reversed(self._binaries):
+            binary.stop()
+
+    def __enter__(self) -> MonitoringStack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

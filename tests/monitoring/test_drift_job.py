@@ -1,0 +1,106 @@
+"""The drift job on the trained platform: each named scenario, late labels, bad logs, bounded windows."""
+
+import pandas as pd
+import pytest
+from prometheus_client import generate_latest
+
+from monitoring.drift import run_drift_job
+from monitoring.exporter import DriftMetrics
+from monitoring.reference import snapshot_path
+from monitoring.service import run_once
+from shipyard.usecases.fraud import USE_CASE
+from tests.monitoring.logged_traffic import SEED, logged_rows, write_log
+
+pytestmark = pytest.mark.integration
+WINDOW = 3_000  # a realistic window: noise of unshifted features stays well under the 0.1 threshold
+
+
+def log_traffic(settings, scenario: str, rows: int = WINDOW) -> pd.DataFrame:
+    events = USE_CASE.generate(rows, SEED, scenario)
+    write_log(settings, logged_rows(settings, USE_CASE, events))
+    return events
+
+
+def drifted(result) -> list[str]:
+    return [f.feature for f in result.features if f.drifted]
+
+
+@pytest.fixture
+def labels_file(tmp_path):
+    return tmp_path / "labels.parquet"
+
+
+def test_normal_traffic_drifts_nowhere_and_joins_late_labels(use_trained_home, labels_file):
+    events = log_traffic(use_trained_home, "normal")
+    events.to_parquet(labels_file)
+    result = run_drift_job(use_trained_home, USE_CASE, WINDOW, label_files=[labels_file])
+    assert result.window_rows == WINDOW and result.model_version == 1 and result.skipped == {}
+    assert drifted(result) == [] and result.drift_share == 0.0
+    assert [f.feature for f in result.features] == ["amount", "merchant_category", "hour", "txn_count_7d",
+                                                    "avg_amount_7d", "max_amount_7d"]
+    assert not result.prediction_drift.drifted and not result.target_drift.drifted
+    arrived = int((events["label_available_at"] <= pd.Timestamp.now(tz="UTC")).sum())
+    assert 0 < arrived < WINDOW  # some chargebacks are still to come
+    assert result.quality.labelled_rows == arrived and result.quality.roc_auc > 0.8
+    report = open(result.report_path).read()
+    assert result.report_path.endswith(".html") and "amount" in report
+
+
+@pytest.mark.parametrize("scenario", ["amount_inflation", "merchant_mix_shift", "fraud_pattern_shift"])
+def test_a_scenario_drifts_exactly_its_declared_columns(use_trained_home, scenario):
+    log_traffic(use_trained_home, scenario)
+    result = run_drift_job(use_trained_home, USE_CASE, WINDOW)
+    declared = USE_CASE.scenario(scenario).shifted_columns
+    assert sorted(drifted(result)) == sorted(declared)
+    assert result.drift_share == pytest.approx(len(declared) / 6) and not result.dataset_drift
+    assert result.quality is None and result.target_drift is None  # no labels joined: nothing to claim
+
+
+def test_card_testing_attack_also_shows_as_target_drift_once_labels_arrive(use_trained_home, labels_file):
+    events = log_traffic(use_trained_home, "fraud_pattern_shift")
+    events.to_parquet(labels_file)
+    shifted = run_drift_job(use_trained_home, USE_CASE, WINDOW, label_files=[labels_file])
+    assert sorted(drifted(shifted)) == ["amount", "hour"]
+    assert shifted.target_drift.drifted  # fraud rate 1.5% -> 12% among the labels that have arrived
+    assert shifted.quality.labelled_rows > 0
+
+
+def test_a_large_window_is_sampled_with_the_same_decisions(use_trained_home):
+    log_traffic(use_trained_home, "amount_inflation", rows=6_000)
+    full = run_drift_job(use_trained_home, USE_CASE, 6_000)
+    sampled = run_drift_job(use_trained_home, USE_CASE, 6_000, sample_rows=1_500)
+    assert sampled.sampled_rows == 1_500 and sampled.window_rows == full.window_rows == 6_000
+    assert drifted(sampled) == drifted(full) == ["amount"]
+    for mine, theirs in zip(sampled.features, full.features, strict=True):
+        assert abs(mine.score - theirs.score) < 0.05, (mine, theirs)
+
+
+def test_the_reference_is_prepared_once_per_version(use_trained_home, trained_home):
+    log_traffic(use_trained_home, "normal", rows=500)
+    run_drift_job(use_trained_home, USE_CASE, 500)
+    snapshot = snapshot_path(trained_home, "fraud", 1)
+    built = snapshot.stat().st_mtime_ns
+    run_drift_job(use_trained_home, USE_CASE, 500)
+    assert snapshot.stat().st_mtime_ns == built
+
+
+def test_bad_logs_count_errors_and_keep_the_last_good_values(use_trained_home):
+    metrics = DriftMetrics()
+    assert not run_once(use_trained_home, USE_CASE, metrics, 500)  # empty log
+    log_traffic(use_trained_home, "amount_inflation", rows=1_000)
+    assert run_once(use_trained_home, USE_CASE, metrics, 1_000)
+    # A predictor that stopped logging `hour` and logs `max_amount_7d` as null, with an unseen category.
+    rows = logged_rows(use_trained_home, USE_CASE, USE_CASE.generate(1_000, SEED, "normal"))
+    rows = rows.drop(columns=["hour"]).assign(max_amount_7d=None)
+    rows.loc[rows.index[:50], "merchant_category"] = "crypto"
+    write_log(use_trained_home, rows)
+    assert run_once(use_trained_home, USE_CASE, metrics, 1_000)
+    body = generate_latest(metrics.registry).decode()
+    assert 'shipyard_drift_runs_total{model="fraud",status="error",version="1"} 1.0' in body
+    assert 'shipyard_drift_runs_total{model="fraud",status="success",version="1"} 2.0' in body
+    assert 'shipyard_drift_column_errors_total{feature="hour",model="fraud",version="1"} 1.0' in body
+    assert 'shipyard_drift_column_errors_total{feature="max_amount_7d",model="fraud",version="1"} 1.0' in body
+    assert 'shipyard_drift_column_errors_total{feature="amount",model="fraud",version="1"} 0.0' in body
+    # `hour` could not be compared this time: it keeps the value of the last run that could.
+    assert 'shipyard_feature_drifted{feature="amount",model="fraud",version="1"} 0.0' in body
+    assert 'shipyard_feature_drift_score{feature="hour",model="fraud",version="1"}' in body
