@@ -65,6 +65,16 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
 
+    def start_until(self, ready: Callable[[], bool], timeout: float = 120.0) -> ServerProcess:
+        """Start, wait until ``ready``; a server that never gets there is stopped, not left behind."""
+        self.start()
+        try:
+            self.wait_until(ready, timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return None if self.process is None else self.process.returncode
@@ -93,13 +103,8 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 def start_predictor(port: int, log_path: Path, env: dict[str, str] | None = None,
                     model_name: str = "fraud") -> ServerProcess:
-    server = ServerProcess(["serve", "--port", str(port)], log_path, env).start()
-    try:
-        server.wait_until(http_ok(f"http://127.0.0.1:{port}/v1/models/{model_name}"))
-    except Exception:
-        server.stop()
-        raise
-    return server
+    ready = http_ok(f"http://127.0.0.1:{port}/v1/models/{model_name}")
+    return ServerProcess(["serve", "--port", str(port)], log_path, env).start_until(ready)
 
 
 def redis_answers(port: int) -> Callable[[], bool]:
@@ -121,13 +126,7 @@ def start_redis(port: int, log_path: Path) -> ServerProcess:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "3600 1", "--appendonly", "no",
             "--dir", str(log_path.parent)]
-    server = ServerProcess(args, log_path, program=["redis-server"]).start()
-    try:
-        server.wait_until(redis_answers(port), timeout=20)
-    except Exception:
-        server.stop()
-        raise
-    return server
+    return ServerProcess(args, log_path, program=["redis-server"]).start_until(redis_answers(port), timeout=20)
 
 
 def start_mlflow_server(port: int, backend_store_uri: str, log_path: Path) -> ServerProcess:
@@ -135,10 +134,4 @@ def start_mlflow_server(port: int, backend_store_uri: str, log_path: Path) -> Se
     program = [str(Path(sys.executable).with_name("mlflow")), "server"]
     args = ["--backend-store-uri", backend_store_uri, "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1"]
-    server = ServerProcess(args, log_path, program=program).start()
-    try:
-        server.wait_until(http_ok(f"http://127.0.0.1:{port}/health"), timeout=120)
-    except Exception:
-        server.stop()
-        raise
-    return server
+    return ServerProcess(args, log_path, program=program).start_until(http_ok(f"http://127.0.0.1:{port}/health"))

@@ -86,10 +86,5 @@ def peers(skops_path: Path, mlserver_dir: Path, bench_bin: Path, model_uri: str,
 
 
 def start(command: list[str], port: int, ready_path: str, log: Path, env: dict | None) -> ServerProcess:
-    server = ServerProcess([], log, env=env, program=command).start()
-    try:
-        server.wait_until(http_ok(f"http://127.0.0.1:{port}{ready_path}"), timeout=180)
-    except Exception:
-        server.stop()
-        raise
-    return server
+    ready = http_ok(f"http://127.0.0.1:{port}{ready_path}")
+    return ServerProcess([], log, env=env, program=command).start_until(ready, timeout=180)

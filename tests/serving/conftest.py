@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def run_predictor(platform: Platform, log_dir: Path) -> tuple[ServerProcess, str
     return start_predictor(port, log_dir / f"serve-{port}.log", platform.env), f"http://127.0.0.1:{port}"
 
 
+@contextmanager
+def serving(platform: Platform, log_dir: Path) -> Iterator[RunningPredictor]:
+    """A predictor over ``platform`` (with one stale customer row written first), stopped afterwards."""
+    write_stale_row(platform.settings)
+    server, url = run_predictor(platform, log_dir)
+    try:
+        yield RunningPredictor(url, platform.settings.prediction_log_dir, server, platform)
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def mlflow_url(trained_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The session's registry over HTTP: the prod profile never reads MLflow's database directly."""
@@ -57,13 +69,8 @@ def redis_platform_for(trained_home: Settings, mlflow_url: str, home: Path, redi
 @pytest.fixture(scope="module")
 def sqlite_predictor(trained_home: Settings, tmp_path_factory) -> Iterator[RunningPredictor]:
     home = tmp_path_factory.mktemp("sqlite-platform") / "home"
-    platform = copy_platform(trained_home, home)
-    write_stale_row(platform.settings)
-    server, url = run_predictor(platform, home)
-    try:
-        yield RunningPredictor(url, platform.settings.prediction_log_dir, server, platform)
-    finally:
-        server.stop()
+    with serving(copy_platform(trained_home, home), home) as predictor:
+        yield predictor
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +79,8 @@ def redis_predictor(trained_home: Settings, mlflow_url: str, tmp_path_factory) -
     home = tmp_path_factory.mktemp("redis-platform") / "home"
     project = new_project()
     try:
-        platform = redis_platform_for(trained_home, mlflow_url, home, SHARED_REDIS, project)
-        write_stale_row(platform.settings)
-        server, url = run_predictor(platform, home)
-        try:
-            yield RunningPredictor(url, platform.settings.prediction_log_dir, server, platform)
-        finally:
-            server.stop()
+        with serving(redis_platform_for(trained_home, mlflow_url, home, SHARED_REDIS, project), home) as predictor:
+            yield predictor
     finally:
         delete_project_keys(SHARED_REDIS, project)
 
