@@ -64,14 +64,10 @@ def _alert_loop(console: Console, settings: Settings, drift_onset: float, port: 
     return loop
 
 
-def _scrape_metrics(result) -> list[str]:
+def _scrape_metrics(metrics) -> list[str]:
     """Serve the drift metrics on /metrics for a moment and read them back, as Prometheus would."""
     from prometheus_client import start_http_server
 
-    from monitoring.exporter import DriftMetrics
-
-    metrics = DriftMetrics()
-    metrics.record(result)
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
     try:
@@ -128,7 +124,7 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
     metrics = DriftMetrics()
     metrics.record(phases[-1].drift)
     metrics.write(metrics_file)
-    scraped = _scrape_metrics(phases[-1].drift)
+    scraped = _scrape_metrics(metrics)
     _summary(console, settings, outcome, served_version, phases, metrics_file, scraped, loop)
     for phase in phases:
         console.print(drift_table(phase.drift, title=f"Drift: {phase.name} traffic vs training data"))
