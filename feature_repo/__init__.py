@@ -1,1 +1,1 @@
-"""Feast feature definitions, one module per use case, and the feature_store*.yaml configs."""
+"""Feast infrastructure configs (feature_store*.yaml); each use case keeps its own definitions."""

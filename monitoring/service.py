@@ -89,7 +89,7 @@ def _report(reports_dir: Path, path: str) -> Path | None:
 
 def default_start_run(settings: Settings):
     def start(reason: str, idempotency_key: str):
-        from shipyard.pipeline_runs import run_retraining
+        from pipelines.runs import run_retraining
 
         return run_retraining(settings, reason=reason, idempotency_key=idempotency_key)
     return start

@@ -61,11 +61,11 @@ def feature_store(settings: Settings) -> FeatureStore:
 
 
 def definitions(use_case: UseCase) -> list:
-    """Every Feast object declared in the use case's feature_repo module."""
+    """Every Feast object declared in the use case's Feast definitions module."""
     from feast import Entity, FeatureService, FeatureView
     from feast.data_source import DataSource
 
-    module = importlib.import_module(f"feature_repo.{use_case.feature_module}")
+    module = importlib.import_module(use_case.feature_module)
     kinds = (Entity, FeatureView, FeatureService, DataSource)
     return [obj for obj in vars(module).values() if isinstance(obj, kinds)]
 

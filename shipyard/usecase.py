@@ -1,7 +1,8 @@
 """What a use case declares, so pipelines, serving and monitoring stay use-case agnostic.
 
-A use case is one module under ``shipyard.usecases`` exposing ``USE_CASE`` plus its Feast
-definitions under ``feature_repo/``. The online feature list is never written here: it comes from
+A use case is a package outside the platform (``usecases/<name>/`` in this repository, or any
+installed package registering a ``shipyard.use_cases`` entry point) exposing ``USE_CASE``, its data
+generator and its Feast definitions. The online feature list is never written here: it comes from
 the Feast FeatureService named by ``feature_service`` (the single feature contract).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Literal
 
 import pandas as pd
@@ -40,7 +42,7 @@ class UseCase:
     model_name: str
     entity: str
     feature_service: str
-    feature_module: str  # module under feature_repo/ with the Feast definitions
+    feature_module: str  # importable module holding the use case's Feast definitions
     request_fields: tuple[RequestField, ...]
     label: str
     timestamp: str
@@ -64,9 +66,22 @@ class UseCase:
         return self.scenarios[name]
 
 
+ENTRY_POINT_GROUP = "shipyard.use_cases"
+
+
+def available_use_cases() -> list[str]:
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
 def load_use_case(name: str) -> UseCase:
+    """The use case registered under ``name`` (entry point), else the package ``usecases.<name>``."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return ep.load()
     try:
-        module = importlib.import_module(f"shipyard.usecases.{name}")
+        module = importlib.import_module(f"usecases.{name}")
     except ModuleNotFoundError as exc:
-        raise ValueError(f"unknown use case {name!r}") from exc
+        if exc.name not in ("usecases", f"usecases.{name}"):
+            raise  # the use case exists but one of its own imports is missing
+        known = ", ".join(available_use_cases()) or "none installed"
+        raise ValueError(f"unknown use case {name!r} (known: {known})") from exc
     return module.USE_CASE

@@ -38,7 +38,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
 
     Tests that use it only read from it (or write under their own prediction log directory).
     """
-    from shipyard.pipeline_runs import run_training
+    from pipelines.runs import run_training
 
     home = tmp_path_factory.mktemp("trained") / "home"
     saved = dict(os.environ)

@@ -26,7 +26,7 @@ import pandas as pd
 from monitoring.drift import drift_of_window
 from monitoring.drift_compute import compute_drift
 from monitoring.window import DEFAULT_SAMPLE_ROWS, read_columns, read_window
-from shipyard.usecases import fraud_data
+from usecases.fraud import data as fraud_data
 
 REFERENCE_ROWS = 100_000
 REFERENCE_SAMPLE = 50_000  # what monitoring/reference.py keeps per model version

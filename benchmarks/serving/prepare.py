@@ -14,8 +14,8 @@ BENCH_PROJECT = "shipyard_bench"
 
 def trained_settings(home: Path) -> Settings:
     """A home with data, Feast (SQLite) and a champion; reused when it already has one."""
+    from pipelines.runs import run_training
     from shipyard import data, features, registry
-    from shipyard.pipeline_runs import run_training
     from shipyard.usecase import load_use_case
 
     settings = Settings.from_env({"SHIPYARD_HOME": str(home)})
@@ -80,7 +80,7 @@ def feature_rows(settings: Settings, count: int) -> list[dict]:
 
     table = pd.read_parquet(settings.feast_dir / "data" / "customer_spend_stats.parquet")
     latest = table.sort_values("event_timestamp").groupby("customer_id").tail(1).head(count)
-    from shipyard.usecases.fraud_data import CATEGORIES as categories
+    from usecases.fraud.data import CATEGORIES as categories
 
     return [{"customer_id": int(r.customer_id), "amount": round(10.0 + (i * 7.3) % 300, 2),
              "merchant_category": categories[i % len(categories)], "hour": i % 24,

@@ -20,7 +20,7 @@ import prepare
 import report
 import servers
 
-from shipyard.processes import ServerProcess, free_port, start_mlflow_server, start_redis
+from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 BODIES = 500  # distinct requests (customers) cycled through

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from shipyard.processes import ServerProcess, free_port, http_ok
+from shipyard_cli.processes import ServerProcess, free_port, http_ok
 
 SERVER_CPU = "0"
 ROOT = Path(__file__).resolve().parents[2]

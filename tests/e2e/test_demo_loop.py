@@ -16,7 +16,7 @@ def test_demo_runs_the_loop_and_leaves_a_champion_and_drift_evidence(tmp_path):
     env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
     for name in ("SHIPYARD_PREDICTION_LOG_DIR", "SHIPYARD_MLFLOW_TRACKING_URI", "SHIPYARD_MODEL_VERSION"):
         env.pop(name, None)
-    result = subprocess.run([sys.executable, "-m", "shipyard.cli", "demo", "--rows", "20000", "--traffic", "1000",
+    result = subprocess.run([sys.executable, "-m", "shipyard_cli.main", "demo", "--rows", "20000", "--traffic", "1000",
                              # the alert loop has its own live test (tests/monitoring/test_alert_loop_live.py)
                              "--no-alert-loop"],
                             env=env, capture_output=True, text=True, timeout=600)

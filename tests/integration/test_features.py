@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 from shipyard import features
-from shipyard.usecases.fraud import USE_CASE
 from tests.platform_setup import prepare_platform
+from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from monitoring.stack import ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES, MonitoringStack
+from shipyard_cli.alert_stack import ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES, MonitoringStack
 
 pytestmark = pytest.mark.unit
 BUDGET_SECONDS = 120

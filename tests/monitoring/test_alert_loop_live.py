@@ -14,15 +14,15 @@ import httpx
 import pytest
 import yaml
 
-from monitoring.drift_loop import watch_drift_loop
-from monitoring.stack import MonitoringStack
 from shipyard import data, registry
-from shipyard.processes import free_port, start_predictor
 from shipyard.settings import PROJECT_ROOT, Settings
-from shipyard.usecases.fraud import USE_CASE
+from shipyard_cli.alert_stack import MonitoringStack
+from shipyard_cli.drift_loop import watch_drift_loop
+from shipyard_cli.processes import free_port, start_predictor
 from tests.monitoring.logged_traffic import SEED
 from tests.monitoring.tools import require_tool
 from tests.platform_setup import prepare_platform
+from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.integration
 WINDOW = 1_000
@@ -32,7 +32,7 @@ GRAFANA_VARS = {"$model": "fraud", "$version": ".*", "$feature": ".*", "$__rate_
 
 @pytest.fixture(scope="module")
 def own_platform(tmp_path_factory) -> Settings:
-    from shipyard.pipeline_runs import run_training
+    from pipelines.runs import run_training
 
     require_tool("prometheus")
     require_tool("prometheus-alertmanager", "alertmanager")

@@ -8,8 +8,8 @@ from monitoring.drift import run_drift_job
 from monitoring.exporter import DriftMetrics
 from monitoring.reference import snapshot_path
 from monitoring.service import run_once
-from shipyard.usecases.fraud import USE_CASE
 from tests.monitoring.logged_traffic import SEED, logged_rows, write_log
+from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.integration
 WINDOW = 3_000  # a realistic window: noise of unshifted features stays well under the 0.1 threshold

@@ -7,7 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from components import COMPONENT_IMAGE
-from shipyard.cli import app
+from shipyard_cli.main import app
 
 pytestmark = pytest.mark.unit
 

@@ -38,7 +38,8 @@ def test_installs_the_locked_dependencies_and_the_project():
     assert re.search(r"pip install (--\S+ )*-r requirements\.lock", runs)
     assert re.search(r"pip install (--\S+ )*\.( |$)", runs)
     copied = " ".join(instructions("COPY"))
-    for package in ("shipyard", "components", "pipelines", "monitoring", "feature_repo", "pyproject.toml"):
+    packages = ("shipyard", "shipyard_cli", "components", "pipelines", "monitoring", "feature_repo", "usecases")
+    for package in (*packages, "pyproject.toml"):
         assert package in copied
 
 

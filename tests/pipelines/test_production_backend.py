@@ -3,8 +3,8 @@
 import pytest
 
 from components.register import RUN_TAG
+from pipelines.runs import run_training
 from shipyard import registry
-from shipyard.pipeline_runs import run_training
 from shipyard.settings import Settings
 from tests.platform_setup import prepare_platform
 

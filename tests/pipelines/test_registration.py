@@ -6,9 +6,9 @@ import pytest
 from components.gate import gate_challenger
 from components.register import register_model
 from components.train import save_model, train_model
+from pipelines.runs import run_batch_scoring
 from shipyard import features, registry
-from shipyard.pipeline_runs import run_batch_scoring
-from shipyard.usecases.fraud import USE_CASE
+from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.integration
 

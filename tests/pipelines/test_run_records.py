@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.run_records import RunRecords
-from shipyard.pipeline_runs import TrainingOutcome
+from pipelines.runs import TrainingOutcome
 
 pytestmark = pytest.mark.unit
 
@@ -69,7 +69,7 @@ def test_an_empty_key_is_refused(tmp_path):
 
 
 def test_retraining_refuses_unknown_parameters_without_using_the_key(shipyard_home):
-    from shipyard.pipeline_runs import run_retraining
+    from pipelines.runs import run_retraining
 
     with pytest.raises(ValueError, match="no parameters max_depth"):
         run_retraining(shipyard_home, reason="drift", idempotency_key="alert-5", max_depth=3)

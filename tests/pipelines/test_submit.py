@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pipelines.compile import compile_pipeline
 from pipelines.submit import typed_arguments
-from shipyard.cli import app
+from shipyard_cli.main import app
 
 pytestmark = pytest.mark.unit
 
@@ -92,7 +92,7 @@ def test_submit_without_a_host_is_one_readable_line(shipyard_home, monkeypatch):
 
 
 def test_retraining_with_a_kfp_host_is_submitted_once_per_key(kfp_server, shipyard_home, monkeypatch):
-    from shipyard.pipeline_runs import run_retraining
+    from pipelines.runs import run_retraining
     from shipyard.settings import Settings
 
     host, received = kfp_server

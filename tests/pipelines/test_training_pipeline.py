@@ -2,8 +2,8 @@
 
 import pytest
 
+from pipelines.runs import run_retraining
 from shipyard import registry
-from shipyard.pipeline_runs import run_retraining
 
 pytestmark = pytest.mark.integration
 

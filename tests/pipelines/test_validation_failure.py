@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.runs import PipelineFailed, run_training
 from shipyard import features, registry
 from shipyard.data import events_path
-from shipyard.pipeline_runs import PipelineFailed, run_training
 from tests.platform_setup import prepare_platform
 
 pytestmark = pytest.mark.integration

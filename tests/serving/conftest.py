@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.processes import ServerProcess, free_port, start_mlflow_server, start_predictor
 from shipyard.settings import Settings
+from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_predictor
 from tests.serving.platforms import (
     Platform,
     copy_platform,

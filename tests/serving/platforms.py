@@ -33,7 +33,7 @@ def require(available: bool, message: str) -> None:
 
 
 def require_redis(port: int = 6379) -> None:
-    from shipyard.processes import redis_answers
+    from shipyard_cli.processes import redis_answers
 
     require(redis_answers(port)(), f"Redis does not answer on 127.0.0.1:{port}")
 

@@ -4,7 +4,7 @@ import pytest
 from kserve.errors import InvalidInput
 
 from components.serving.requests import MAX_INSTANCES, parse_v1, parse_v2
-from shipyard.usecases.fraud import USE_CASE
+from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from components.serving.prediction_log import read_prediction_log
-from shipyard.processes import free_port, start_redis
+from shipyard_cli.processes import free_port, start_redis
 from tests.serving.conftest import redis_platform_for, run_predictor
 from tests.serving.platforms import copy_platform, new_project, require
 

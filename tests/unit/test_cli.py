@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from shipyard.cli import app
+from shipyard_cli.main import app
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]

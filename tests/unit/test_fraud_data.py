@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shipyard.usecases.fraud_data import BASELINE_DAYS, CUSTOMERS, START, build_customer_features, generate_transactions
+from usecases.fraud.data import BASELINE_DAYS, CUSTOMERS, START, build_customer_features, generate_transactions
 
 pytestmark = pytest.mark.unit
 

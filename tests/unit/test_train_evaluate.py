@@ -3,7 +3,7 @@ import skops.io
 
 from components.evaluate import evaluate_model
 from components.train import load_model, save_model, train_model
-from shipyard.usecases.fraud_data import generate_transactions
+from usecases.fraud.data import generate_transactions
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from shipyard.cli_context import context
-from shipyard.cli_errors import readable_errors
+from shipyard_cli.context import context
+from shipyard_cli.errors import readable_errors
 
 
 @readable_errors

@@ -8,9 +8,9 @@ import warnings
 
 import typer
 
-from shipyard import cli_gitops, cli_monitoring, cli_pipelines, cli_serving
-from shipyard.cli_context import context
-from shipyard.cli_errors import console, readable_errors
+from shipyard_cli import gitops_commands, monitoring_commands, pipeline_commands, serving_commands
+from shipyard_cli.context import context
+from shipyard_cli.errors import console, readable_errors
 
 app = typer.Typer(help="Shipyard: train, register, serve and monitor models on the Kubeflow stack.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -19,7 +19,7 @@ features_app = typer.Typer(help="Feast feature definitions and the online store.
 for sub, name in ((data_app, "data"), (features_app, "features")):
     app.add_typer(sub, name=name)
 # Each area keeps its commands in its own module.
-for area in (cli_pipelines, cli_serving, cli_monitoring, cli_gitops):
+for area in (pipeline_commands, serving_commands, monitoring_commands, gitops_commands):
     area.register(app)
 
 
@@ -83,7 +83,7 @@ def demo(rows: int = typer.Option(40_000, min=2_000, help="Baseline events to ge
          alert_loop: bool = typer.Option(True, help="End with Prometheus + Alertmanager: drift alert firing "
                                          "and the retraining it starts (about 2.5 more minutes).")):
     """The whole loop: data, features, training pipeline, serving, traffic, drift, metrics."""
-    from shipyard.demo import run_demo
+    from shipyard_cli.demo import run_demo
 
     settings, use_case = context()
     use_case.scenario(scenario)

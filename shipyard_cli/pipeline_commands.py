@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from shipyard.cli_context import context
-from shipyard.cli_errors import console, readable_errors
+from shipyard_cli.context import context
+from shipyard_cli.errors import console, readable_errors
 
 pipeline_app = typer.Typer(help="KFP pipelines: run locally, compile for the KFP UI, submit to KFP.",
                            no_args_is_help=True)
@@ -31,7 +31,7 @@ def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training
                  output: Path = typer.Option(None, help="batch-scoring: where to write the scores."),
                  model_version: int = typer.Option(0, min=0, help="batch-scoring: version (0 = champion).")):
     """Run a pipeline on this machine with kfp.local (same components as on a cluster)."""
-    from shipyard import pipeline_runs
+    from pipelines import runs as pipeline_runs
 
     if name not in RUNNABLE:
         raise ValueError(f"unknown pipeline {name!r}; known: {', '.join(RUNNABLE)}")

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from shipyard.processes import ServerProcess, free_port, http_ok
 from shipyard.settings import PROJECT_ROOT, Settings
+from shipyard_cli.processes import ServerProcess, free_port, http_ok
 
 MONITORING = PROJECT_ROOT / "monitoring"
 PROMETHEUS_CONFIG = MONITORING / "prometheus" / "prometheus.yml"

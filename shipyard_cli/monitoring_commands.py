@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from shipyard.cli_context import context
-from shipyard.cli_errors import console, readable_errors
+from shipyard_cli.context import context
+from shipyard_cli.errors import console, readable_errors
 
 monitor_app = typer.Typer(help="Drift monitoring with Evidently and Prometheus.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ def monitor_drift(window: int = typer.Option(None, min=2, help="Newest N predict
     from monitoring.drift import run_drift_job
     from monitoring.exporter import DriftMetrics
     from monitoring.window import window_start
-    from shipyard.summary import drift_table
+    from shipyard_cli.summary import drift_table
 
     settings, use_case = context()
     with console.status("computing drift with Evidently"):

@@ -1,18 +1,18 @@
 """Real-time card-transaction fraud scoring: the demo use case's contract.
 
-Online features come from the Feast FeatureService ``fraud_model_v1`` (feature_repo/fraud.py);
+Online features come from the Feast FeatureService ``fraud_model_v1`` (usecases/fraud/features.py);
 the request carries the entity key and the request-time features declared here.
 """
 
 from shipyard.usecase import DriftScenario, RequestField, UseCase
-from shipyard.usecases import fraud_data
+from usecases.fraud import data as fraud_data
 
 USE_CASE = UseCase(
     name="fraud",
     model_name="fraud",
     entity="customer_id",
     feature_service="fraud_model_v1",
-    feature_module="fraud",
+    feature_module="usecases.fraud.features",
     request_fields=(
         RequestField("customer_id", "int", minimum=0),
         RequestField("amount", "float", minimum=0.0, maximum=1_000_000.0),

@@ -29,7 +29,7 @@ class ServerProcess:
         self.args = args
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
-        self.program = program if program is not None else [sys.executable, "-m", "shipyard.cli"]
+        self.program = program if program is not None else [sys.executable, "-m", "shipyard_cli.main"]
         shown = [Path(program[0]).name, *program[1:]] if program else ["shipyard"]
         self.command = " ".join([*shown, *args])
         self.process: subprocess.Popen | None = None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shipyard.cli_errors import UserError, console, readable_errors
+from shipyard_cli.errors import UserError, console, readable_errors
 
 canary_app = typer.Typer(help="Canary analysis on Prometheus signals.", no_args_is_help=True)
 ENV_HELP = "Environment overlay: dev, staging or prod."

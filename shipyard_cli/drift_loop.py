@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitoring.stack import MonitoringStack
 from shipyard.settings import Settings
+from shipyard_cli.alert_stack import MonitoringStack
 
 RETRAIN_CATEGORIES = ("drift", "quality")
 

@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from shipyard import data, features
-from shipyard.processes import free_port, start_predictor
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
+from shipyard_cli.processes import free_port, start_predictor
 
 SEED = 7
 
@@ -35,7 +35,7 @@ def _step(console: Console, text: str):
 
 
 def _replay_phase(console: Console, url: str, events: pd.DataFrame, use_case: UseCase, label: str):
-    from shipyard.replay import replay
+    from shipyard_cli.replay import replay
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -49,8 +49,8 @@ def _replay_phase(console: Console, url: str, events: pd.DataFrame, use_case: Us
 
 def _alert_loop(console: Console, settings: Settings, drift_onset: float, port: int, window_rows: int):
     """Prometheus + Alertmanager + the monitor on this machine: drift -> alert firing -> retraining."""
-    from monitoring.drift_loop import run_drift_loop
-    from monitoring.stack import ToolMissing
+    from shipyard_cli.alert_stack import ToolMissing
+    from shipyard_cli.drift_loop import run_drift_loop
 
     try:
         with _step(console, "Prometheus + Alertmanager + monitor: drift detected → alert firing → retraining"):
@@ -82,8 +82,8 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
              scenario: str, alert_loop: bool = True) -> None:
     from monitoring.drift import run_drift_job
     from monitoring.exporter import DriftMetrics
-    from shipyard.pipeline_runs import run_training
-    from shipyard.summary import drift_table
+    from pipelines.runs import run_training
+    from shipyard_cli.summary import drift_table
 
     console.rule(f"Shipyard demo: {use_case.name} ({settings.profile} profile, state in {settings.home})")
     with _step(console, f"generated {rows} labelled events and {traffic} events of normal and {scenario} traffic"):

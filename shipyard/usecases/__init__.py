@@ -1,1 +1,0 @@
-"""Use cases: each module declares ``USE_CASE`` (see shipyard.usecase)."""

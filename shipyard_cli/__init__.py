@@ -1,0 +1,1 @@
+"""Entry points on top of the platform: the CLI, the demo and the local process harness."""
