@@ -9,11 +9,13 @@ import warnings
 import typer
 
 from shipyard_cli import gitops_commands, monitoring_commands, pipeline_commands, serving_commands
-from shipyard_cli.context import context
-from shipyard_cli.errors import console, readable_errors
+from shipyard_cli.context import context, scenario_of
+from shipyard_cli.errors import OneLineErrors, console, readable_errors
 
-app = typer.Typer(help="Shipyard: train, register, serve and monitor models on the Kubeflow stack.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Shipyard: train, register, serve and monitor models on the Kubeflow stack. A mistake "
+                       "ends with one `error:` line and exit code 1; add --debug to see the traceback of an "
+                       "unexpected error.")
 data_app = typer.Typer(help="Generate the use case's seeded data.", no_args_is_help=True)
 features_app = typer.Typer(help="Feast feature definitions and the online store.", no_args_is_help=True)
 for sub, name in ((data_app, "data"), (features_app, "features")):
@@ -45,7 +47,7 @@ def data_generate(rows: int = typer.Option(40_000, min=1, help="Number of events
 
     settings, use_case = context()
     if scenario not in (None, "normal"):
-        use_case.scenario(scenario)
+        scenario_of(use_case, scenario)
     with console.status("generating events"):
         path = data.generate(settings, use_case, rows, seed, scenario)
     console.print(f"wrote {rows} events to {path}")
@@ -86,12 +88,12 @@ def demo(rows: int = typer.Option(40_000, min=2_000, help="Baseline events to ge
     from shipyard_cli.demo import run_demo
 
     settings, use_case = context()
-    use_case.scenario(scenario)
+    scenario_of(use_case, scenario)
     run_demo(settings, use_case, console, rows=rows, traffic=traffic, scenario=scenario, alert_loop=alert_loop)
 
 
 def main() -> None:
-    sys.exit(app())
+    sys.exit(app(prog_name="shipyard"))
 
 
 if __name__ == "__main__":
