@@ -8,7 +8,7 @@ import warnings
 
 import typer
 
-from shipyard_cli import gitops_commands, monitoring_commands, pipeline_commands, serving_commands
+from shipyard_cli import gitops_commands, monitoring_commands, pipeline_commands, serving_commands, usecase_commands
 from shipyard_cli.context import context, scenario_of
 from shipyard_cli.errors import OneLineErrors, console, readable_errors
 
@@ -21,17 +21,21 @@ features_app = typer.Typer(help="Feast feature definitions and the online store.
 for sub, name in ((data_app, "data"), (features_app, "features")):
     app.add_typer(sub, name=name)
 # Each area keeps its commands in its own module.
-for area in (pipeline_commands, serving_commands, monitoring_commands, gitops_commands):
+for area in (pipeline_commands, serving_commands, monitoring_commands, gitops_commands, usecase_commands):
     area.register(app)
 
 
 @app.callback()
-def _quiet_libraries() -> None:
-    """Keep the libraries' progress bars and warnings out of the CLI's output.
+def _common_options(use_case: str = typer.Option(None, "--use-case", metavar="NAME",
+                                                 help="Use case to work with (default: SHIPYARD_USE_CASE, "
+                                                      "else fraud).")) -> None:
+    """Select the use case; keep the libraries' progress bars and warnings out of the CLI's output.
 
     Filters are not enough: Feast re-installs "once" filters for its warning categories when it
     is imported, mid-command. Users of the CLI cannot act on library deprecations anyway.
     """
+    if use_case:
+        os.environ["SHIPYARD_USE_CASE"] = use_case  # the one place settings are read from
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     warnings.showwarning = lambda *args, **kwargs: None
 

@@ -1,0 +1,101 @@
+"""The platform's checks of a use case: what every stage relies on, verified before any stage runs.
+
+A use case passes when its contract, its Feast definitions and its generated data agree: the feature
+service exists, the entity is a request field, every drift scenario names columns the model sees,
+and the generator's events and feature table carry the columns training, serving and monitoring read.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from shipyard.usecase import UseCase
+
+SAMPLE_ROWS = 300
+
+
+@dataclass(frozen=True)
+class ContractReport:
+    use_case: str
+    problems: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def check_use_case(use_case: UseCase, sample_rows: int = SAMPLE_ROWS) -> ContractReport:
+    problems = _contract_problems(use_case)
+    problems += _feast_problems(use_case)
+    if not problems:  # the data checks need a consistent contract to mean anything
+        problems += _data_problems(use_case, sample_rows)
+    return ContractReport(use_case.name, problems)
+
+
+def _contract_problems(use_case: UseCase) -> list[str]:
+    problems = []
+    names = [f.name for f in use_case.request_fields]
+    if len(set(names)) != len(names):
+        problems.append(f"request fields repeat a name: {names}")
+    if use_case.entity not in names:
+        problems.append(f"the entity {use_case.entity!r} is not a request field (serving could not look it up)")
+    for f in use_case.request_fields:
+        if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
+            problems.append(f"request field {f.name!r}: minimum {f.minimum} is above maximum {f.maximum}")
+    if use_case.label in names or use_case.timestamp in names:
+        problems.append("the label and the timestamp must not be request fields")
+    return problems
+
+
+def _feast_problems(use_case: UseCase) -> list[str]:
+    from feast import Entity, FeatureService
+
+    try:
+        module = importlib.import_module(use_case.feature_module)
+    except ImportError as exc:
+        return [f"Feast definitions module {use_case.feature_module!r} does not import: {exc}"]
+    objects = list(vars(module).values())
+    services = {o.name: o for o in objects if isinstance(o, FeatureService)}
+    if use_case.feature_service not in services:
+        return [f"feature service {use_case.feature_service!r} is not defined in {use_case.feature_module}"]
+    join_keys = {o.join_key for o in objects if isinstance(o, Entity)}
+    problems = []
+    if use_case.entity not in join_keys:
+        problems.append(f"no Feast entity has the join key {use_case.entity!r}")
+    feature_names = _service_features(services[use_case.feature_service])
+    request = {f.name for f in use_case.request_fields}
+    if overlap := request & set(feature_names):
+        problems.append(f"columns both in the request and in the feature service: {sorted(overlap)}")
+    model_columns = {f.name for f in use_case.model_request_fields} | set(feature_names)
+    for scenario in use_case.scenarios.values():
+        if unknown := set(scenario.shifted_columns) - model_columns:
+            problems.append(f"scenario {scenario.name!r} shifts columns the model does not see: {sorted(unknown)}")
+    return problems
+
+
+def _service_features(service) -> list[str]:
+    return [f.name for projection in service.feature_view_projections for f in projection.features]
+
+
+def _data_problems(use_case: UseCase, rows: int) -> list[str]:
+    problems = []
+    needed = [f.name for f in use_case.request_fields] + [use_case.label, use_case.timestamp, "label_available_at"]
+    for scenario in (None, *use_case.scenarios):
+        events = use_case.generate(rows, 0, scenario)
+        if missing := [c for c in needed if c not in events.columns]:
+            problems.append(f"generated events ({scenario or 'baseline'}) lack columns {missing}")
+        elif events[use_case.label].isna().any():
+            problems.append(f"generated events ({scenario or 'baseline'}) have rows without a label")
+    if problems:
+        return problems
+    table = use_case.build_features(use_case.generate(rows, 0, None))
+    module = importlib.import_module(use_case.feature_module)
+    from feast import FeatureService
+
+    service = next(o for o in vars(module).values()
+                   if isinstance(o, FeatureService) and o.name == use_case.feature_service)
+    expected = [use_case.entity, use_case.timestamp, *_service_features(service)]
+    if missing := [c for c in expected if c not in table.columns]:
+        problems.append(f"the offline feature table lacks columns {missing}")
+    return problems
