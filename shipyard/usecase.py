@@ -17,6 +17,7 @@ from typing import Literal
 import pandas as pd
 
 FieldKind = Literal["int", "float", "category"]
+Task = Literal["binary_classification", "regression"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,18 @@ class UseCase:
     request_fields: tuple[RequestField, ...]
     label: str
     timestamp: str
-    # generate(rows, seed, scenario) -> labelled events; build_features(events) -> offline feature table
+    # generate(rows, seed, scenario) -> labelled events; build_features(events) -> the offline feature
+    # table, or one table per Feast source (keyed by the source's name) when the views read several
     generate: Callable[[int, int, str | None], pd.DataFrame]
-    build_features: Callable[[pd.DataFrame], pd.DataFrame]
+    build_features: Callable[[pd.DataFrame], pd.DataFrame | dict[str, pd.DataFrame]]
     scenarios: dict[str, DriftScenario] = field(default_factory=dict)
+    task: Task = "binary_classification"  # regression: a continuous label, lower error is better
+
+    @property
+    def output_name(self) -> str:
+        """Name of the served prediction: the positive class's probability, or the predicted label."""
+        suffix = "probability" if self.task == "binary_classification" else self.label
+        return f"{self.model_name}_{suffix}"
 
     @property
     def model_request_fields(self) -> tuple[RequestField, ...]:

@@ -87,15 +87,34 @@ def _data_problems(use_case: UseCase, rows: int) -> list[str]:
             problems.append(f"generated events ({scenario or 'baseline'}) lack columns {missing}")
         elif events[use_case.label].isna().any():
             problems.append(f"generated events ({scenario or 'baseline'}) have rows without a label")
+        elif use_case.task == "binary_classification" and not set(events[use_case.label].unique()) <= {0, 1}:
+            problems.append(f"the label {use_case.label!r} of a binary classification must be 0 or 1")
+        elif use_case.task == "regression" and events[use_case.label].dtype.kind not in "fi":
+            problems.append(f"the label {use_case.label!r} of a regression must be numeric")
     if problems:
         return problems
-    table = use_case.build_features(use_case.generate(rows, 0, None))
-    module = importlib.import_module(use_case.feature_module)
+    tables = use_case.build_features(use_case.generate(rows, 0, None))
+    for source, columns in _expected_tables(use_case).items():
+        table = tables if not isinstance(tables, dict) else tables.get(source)
+        if table is None:
+            problems.append(f"build_features returns no table for the Feast source {source!r}")
+        elif missing := [c for c in columns if c not in table.columns]:
+            problems.append(f"the offline table of {source!r} lacks columns {missing}")
+    return problems
+
+
+def _expected_tables(use_case: UseCase) -> dict[str, list[str]]:
+    """Feast source name -> the columns its table needs (entity, timestamp, the service's features)."""
     from feast import FeatureService
 
+    module = importlib.import_module(use_case.feature_module)
     service = next(o for o in vars(module).values()
                    if isinstance(o, FeatureService) and o.name == use_case.feature_service)
-    expected = [use_case.entity, use_case.timestamp, *_service_features(service)]
-    if missing := [c for c in expected if c not in table.columns]:
-        problems.append(f"the offline feature table lacks columns {missing}")
-    return problems
+    views = {o.name: o for o in vars(module).values() if hasattr(o, "batch_source") and hasattr(o, "features")}
+    expected: dict[str, list[str]] = {}
+    for projection in service.feature_view_projections:
+        view = views.get(projection.name)
+        source = view.batch_source.name if view is not None and view.batch_source is not None else projection.name
+        columns = expected.setdefault(source, [use_case.entity, use_case.timestamp])
+        columns += [f.name for f in projection.features]
+    return expected
