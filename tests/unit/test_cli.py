@@ -41,7 +41,7 @@ def test_data_generate_writes_baseline_and_feature_table(shipyard_home):
     result = run("data", "generate", "--rows", "500", "--seed", "3")
     assert result.exit_code == 0, result.output
     assert (shipyard_home.data_dir / "transactions.parquet").exists()
-    assert (shipyard_home.feast_dir / "data" / "customer_spend_stats.parquet").exists()
+    assert (shipyard_home.offline_store_path / "data" / "customer_spend_stats.parquet").exists()
 
 
 def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
