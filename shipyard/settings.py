@@ -105,6 +105,7 @@ class Settings:
     prometheus_url: str
     gitops_remote: str | None  # Git remote the pipeline's promote step pushes review branches to
     pushgateway_url: str | None  # where the materialization job pushes its freshness metrics
+    component: str | None = None  # whose variables were read (None: all of them)
 
     @property
     def data_dir(self) -> Path:
@@ -213,6 +214,7 @@ class Settings:
             prometheus_url=get("SHIPYARD_PROMETHEUS_URL", "http://127.0.0.1:9090"),
             gitops_remote=get("SHIPYARD_GITOPS_REMOTE"),
             pushgateway_url=get("SHIPYARD_PUSHGATEWAY_URL"),
+            component=component,
         )
 
 
@@ -225,13 +227,16 @@ def variables_of(component: str) -> frozenset[str]:
 def check_reachable(settings: Settings, timeout: float = 5.0) -> None:
     """Fail at start-up, with one line, when a service the settings name does not answer.
 
-    Checks the services a component would otherwise first touch on its first request or step:
-    Feast's SQL registry (PostgreSQL), the online store (Redis) and the MLflow server (HTTP).
+    Checks the services a component would otherwise first touch on its first request or step, among
+    those its variables name: Feast's SQL registry (PostgreSQL), the online store (Redis, prod profile)
+    and the MLflow tracking server (HTTP).
     """
-    if settings.feast_registry_uri.startswith("postgresql"):
+    names = variables_of(settings.component) if settings.component else ALL_VARIABLES
+    if "SHIPYARD_FEAST_REGISTRY_URI" in names and settings.feast_registry_uri.startswith("postgresql"):
         _check_postgresql(settings.feast_registry_uri, timeout)
-    if settings.profile == "prod":
+    if "SHIPYARD_REDIS_URL" in names and settings.profile == "prod":
         _check_redis(settings.redis_url, timeout)
+    if "SHIPYARD_MLFLOW_TRACKING_URI" in names and settings.mlflow_tracking_uri.startswith("http"):
         _check_mlflow(settings.mlflow_tracking_uri, timeout)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import typer
 
@@ -65,14 +66,23 @@ def features_apply():
 
 @features_app.command("materialize")
 @readable_errors
-def features_materialize():
-    """Load the latest feature values into the online store."""
-    from shipyard import features
+def features_materialize(metrics_file: Path = typer.Option(None, help="Where to write the freshness metrics in "
+                                                           "Prometheus text format (default: "
+                                                           "reports/feature_freshness.prom).")):
+    """Load what is new in the offline store into the online store (incremental, chunked)."""
+    from shipyard import feature_freshness, features
 
-    settings, _ = context()
+    settings, _ = context("materializer")
     with console.status("materializing features into the online store"):
-        start, end = features.materialize(settings)
-    console.print(f"materialized features from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}")
+        done = features.materialize_incremental(settings)
+    if not done:
+        raise ValueError("no feature views in the Feast registry: run `shipyard features apply` first")
+    feature_freshness.export(done, metrics_file or settings.reports_dir / "feature_freshness.prom",
+                             settings.pushgateway_url)
+    for view in done:
+        newest = f"{view.newest_event:%Y-%m-%d %H:%M}" if view.newest_event else "none"
+        console.print(f"materialized {view.view} from {view.start:%Y-%m-%d %H:%M} to {view.end:%Y-%m-%d %H:%M} "
+                      f"in {view.chunks} chunks; newest feature row {newest}")
 
 
 @app.command("demo")
