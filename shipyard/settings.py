@@ -70,7 +70,7 @@ def check_redis_url(url: str, variable: str = "SHIPYARD_REDIS_URL") -> str:
     """``url`` if it is a usable redis:// or rediss:// URL, else a SettingsError naming ``variable``."""
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
-        raise SettingsError(f"{variable} must be a redis://HOST[:PORT][/DB] URL, not {url!r}")
+        raise SettingsError(f"{variable} must be a redis://HOST:PORT/DB URL, not {url!r}")
     try:
         parsed.port  # noqa: B018 - urllib validates the port lazily, on access
     except ValueError:

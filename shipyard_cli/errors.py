@@ -6,6 +6,7 @@ import functools
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shipyard.settings import SettingsError
 
@@ -28,6 +29,6 @@ def readable_errors(command):
         try:
             return command(*args, **kwargs)
         except _user_errors() as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
     return wrapper
