@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make demo   - set up .venv and run the lab-to-production loop end to end"
+	@echo "make demo-prod - the same loop in the production shape (separate processes, PostgreSQL, Redis, MLflow server)"
 	@echo "make test   - set up .venv and run the test suite"
 	@echo "make lint   - ruff"
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from shipyard.settings import Settings
+
 
 @dataclass(frozen=True)
 class TrainingSetSummary:
@@ -18,7 +20,7 @@ class TrainingSetSummary:
     data_snapshot: str = ""  # content hash of the events and the offline feature table
 
 
-def build_training_set(events_path: str, as_of: str, holdout_fraction: float,
+def build_training_set(settings: Settings, events_path: str, as_of: str, holdout_fraction: float,
                        train_path: str, holdout_path: str, data_snapshot: str = "") -> TrainingSetSummary:
     """Join the contract's features as of each event, keep labels known at ``as_of``, split by time.
 
@@ -29,14 +31,12 @@ def build_training_set(events_path: str, as_of: str, holdout_fraction: float,
     from components.feature_checks import contract_types
     from components.lineage import verify_snapshot
     from shipyard import features
-    from shipyard.settings import get_settings
     from shipyard.usecase import load_use_case
 
     if not 0.0 < holdout_fraction < 0.9:
         raise ValueError(f"holdout_fraction must be in (0, 0.9), got {holdout_fraction}")
-    settings = get_settings()
     use_case = load_use_case(settings.use_case)
-    snapshot = verify_snapshot(data_snapshot, events_path, settings.feast_dir / features.OFFLINE_TABLE)
+    snapshot = verify_snapshot(data_snapshot, events_path, features.offline_table_path(settings))
     events = pd.read_parquet(events_path)
     cutoff = pd.Timestamp(as_of) if as_of else events[use_case.timestamp].max()
     labelled = events[(events[use_case.timestamp] <= cutoff) & (events["label_available_at"] <= cutoff)]

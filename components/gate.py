@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from shipyard.settings import Settings
+
 COMPARED = ("roc_auc", "pr_auc")
 
 
@@ -44,15 +46,12 @@ def decide(candidate: dict[str, float], champion: dict[str, float] | None, *, mi
                         f"on the same holdout within tolerance {tolerance}", champion_version, champion)
 
 
-def gate_challenger(model_name: str, candidate_version: int, holdout_path: str, label: str,
+def gate_challenger(settings: Settings, model_name: str, candidate_version: int, holdout_path: str, label: str,
                     candidate_metrics: dict[str, float], *, min_roc_auc: float, min_pr_auc: float,
                     tolerance: float) -> GateDecision:
     """Compare the challenger with the current champion and move the ``champion`` alias if it wins."""
     from components.evaluate import evaluate_model
     from shipyard import registry
-    from shipyard.settings import get_settings
-
-    settings = get_settings()
     client = registry.client(settings)
     champion_version = registry.alias_version(settings, model_name, registry.CHAMPION)
     if champion_version == candidate_version:  # the same run gated again (a retry): nothing to change

@@ -1,5 +1,8 @@
 """KFP adapters: each only turns artifacts into paths and values for the plain step function.
 
+Each adapter builds the settings once from its pod's environment (the variables the compiled
+pipeline injects into every task, ``COMPONENT_VARIABLES["pipeline"]``) and passes them explicitly.
+
 Their bodies run in the component image (or this virtualenv locally), so they import there. The
 step modules themselves never import ``kfp.dsl`` decorators, which the KFP runtime does not load.
 """
@@ -16,8 +19,10 @@ from components import COMPONENT_IMAGE
 def build_training_set_op(events_path: str, data_snapshot: str, as_of: str, holdout_fraction: float,
                           train_set: Output[Dataset], holdout_set: Output[Dataset]):
     from components.build_training_set import build_training_set
+    from shipyard.settings import Settings
 
-    summary = build_training_set(events_path, as_of, holdout_fraction, train_set.path, holdout_set.path,
+    settings = Settings.from_env(component="pipeline")
+    summary = build_training_set(settings, events_path, as_of, holdout_fraction, train_set.path, holdout_set.path,
                                  data_snapshot=data_snapshot)
     for artifact in (train_set, holdout_set):
         artifact.metadata.update(feature_columns=summary.feature_columns, feature_types=summary.feature_types,
@@ -32,8 +37,10 @@ def build_training_set_op(events_path: str, data_snapshot: str, as_of: str, hold
 def validate_op(train_set: Input[Dataset], min_rows: int, skew_sample: int, max_skew_share: float,
                 report: Output[Markdown]):
     from components.validate import DataValidationError, validate_dataset
+    from shipyard.settings import Settings
 
-    result = validate_dataset(train_set.path, list(train_set.metadata["feature_columns"]),
+    settings = Settings.from_env(component="pipeline")
+    result = validate_dataset(settings, train_set.path, list(train_set.metadata["feature_columns"]),
                               dict(train_set.metadata["feature_types"]),
                               train_set.metadata["snapshot_time"], min_rows=min_rows, skew_sample=skew_sample,
                               max_skew_share=max_skew_share)
@@ -50,10 +57,10 @@ def train_op(train_set: Input[Dataset], model_family: str, learning_rate: float,
     import pandas as pd
 
     from components.train import save_model, train_model
-    from shipyard.settings import get_settings
+    from shipyard.settings import Settings
     from shipyard.usecase import load_use_case
 
-    use_case = load_use_case(get_settings().use_case)
+    use_case = load_use_case(Settings.from_env(component="pipeline").use_case)
     columns = list(train_set.metadata["feature_columns"])
     fitted = train_model(pd.read_parquet(train_set.path), columns, use_case.categorical_columns(), use_case.label,
                          model_family=model_family, learning_rate=learning_rate, max_iter=max_iter,
@@ -70,10 +77,10 @@ def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], metrics: Outpu
 
     from components.evaluate import curves, evaluate_model, scores_of
     from components.train import load_model
-    from shipyard.settings import get_settings
+    from shipyard.settings import Settings
     from shipyard.usecase import load_use_case
 
-    use_case = load_use_case(get_settings().use_case)
+    use_case = load_use_case(Settings.from_env(component="pipeline").use_case)
     columns = list(holdout_set.metadata["feature_columns"])
     holdout, fitted = pd.read_parquet(holdout_set.path), load_model(model.path)
     results = evaluate_model(fitted, holdout, columns, use_case.label, use_case.categorical_columns())
@@ -91,6 +98,7 @@ def register_op(model: Input[Model], train_set: Input[Dataset], metrics: Input[M
                 idempotency_key: str) -> int:
     from components.lineage import git_commit as current_commit
     from components.register import register_model
+    from shipyard.settings import Settings
 
     params = {k: v for k, v in model.metadata.items() if k not in ("feature_columns", "framework")}
     tags = {"shipyard.git_commit": git_commit or current_commit(), "shipyard.trigger": trigger,
@@ -99,7 +107,8 @@ def register_op(model: Input[Model], train_set: Input[Dataset], metrics: Input[M
             "shipyard.snapshot_time": train_set.metadata["snapshot_time"]}
     tags.update({k: v for k, v in {"shipyard.retraining_reason": reason,
                                    "shipyard.idempotency_key": idempotency_key}.items() if v})
-    registration = register_model(model.path, train_set.path, list(train_set.metadata["feature_columns"]),
+    settings = Settings.from_env(component="pipeline")
+    registration = register_model(settings, model.path, train_set.path, list(train_set.metadata["feature_columns"]),
                                   dict(train_set.metadata["feature_types"]),
                                   {k: float(v) for k, v in metrics.metadata.items()}, params, pipeline_run_id,
                                   tags, run_name=pipeline_run_name, report_path=report.path)
@@ -114,11 +123,12 @@ def gate_op(holdout_set: Input[Dataset], metrics: Input[Metrics], candidate_vers
     from collections import namedtuple
 
     from components.gate import gate_challenger
-    from shipyard.settings import get_settings
+    from shipyard.settings import Settings
     from shipyard.usecase import load_use_case
 
-    use_case = load_use_case(get_settings().use_case)
-    decision = gate_challenger(use_case.model_name, candidate_version, holdout_set.path, use_case.label,
+    settings = Settings.from_env(component="pipeline")
+    use_case = load_use_case(settings.use_case)
+    decision = gate_challenger(settings, use_case.model_name, candidate_version, holdout_set.path, use_case.label,
                                {k: float(v) for k, v in metrics.metadata.items()}, min_roc_auc=min_roc_auc,
                                min_pr_auc=min_pr_auc, tolerance=tolerance)
     print(f"gate: version {candidate_version} {decision.reason}")
@@ -128,8 +138,10 @@ def gate_op(holdout_set: Input[Dataset], metrics: Input[Metrics], candidate_vers
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def score_op(customers_path: str, data_snapshot: str, model_version: int, scores: Output[Dataset]) -> int:
     from components.score import score_customers
+    from shipyard.settings import Settings
 
-    summary = score_customers(customers_path, scores.path, model_version, data_snapshot=data_snapshot)
+    settings = Settings.from_env(component="pipeline")
+    summary = score_customers(settings, customers_path, scores.path, model_version, data_snapshot=data_snapshot)
     scores.metadata.update(rows=summary.rows, model_name=summary.model_name, model_version=summary.model_version,
                            features_missing=summary.features_missing)
     print(f"scored {summary.rows} rows with {summary.model_name} version {summary.model_version}")

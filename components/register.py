@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from shipyard.settings import Settings
+
 RUN_TAG = "shipyard.kfp_run_id"  # the idempotency key of registration
 MLFLOW_TYPES = {"int": "long", "float": "double", "category": "string"}
 VALIDATION_REPORT = Path("validation/report.md")
@@ -32,7 +34,8 @@ def contract_signature(feature_columns: list[str], feature_types: dict[str, str]
     return ModelSignature(inputs=inputs, outputs=infer_signature(example, scores).outputs)
 
 
-def register_model(model_path: str, train_path: str, feature_columns: list[str], feature_types: dict[str, str],
+def register_model(settings: Settings, model_path: str, train_path: str, feature_columns: list[str],
+                   feature_types: dict[str, str],
                    metrics: dict[str, float],
                    params: dict[str, object], pipeline_run: str, tags: dict[str, str],
                    run_name: str = "", report_path: str = "") -> Registration:
@@ -43,12 +46,10 @@ def register_model(model_path: str, train_path: str, feature_columns: list[str],
 
     from components.train import SKOPS_TRUSTED_TYPES, load_model
     from shipyard import registry
-    from shipyard.settings import get_settings
     from shipyard.usecase import load_use_case
 
     if not pipeline_run:
         raise ValueError("pipeline_run is required: it makes registration idempotent")
-    settings = get_settings()
     use_case = load_use_case(settings.use_case)
     mlflow_client = registry.client(settings)
     existing = registry.versions_tagged(settings, use_case.model_name, RUN_TAG, pipeline_run)

@@ -1,11 +1,19 @@
-"""Run a pipeline on this machine with kfp.local's SubprocessRunner (same functions as on a cluster)."""
+"""Run a pipeline on this machine from its compiled IR YAML with kfp.local's SubprocessRunner.
+
+What runs here is what the KFP UI receives: the pipeline is compiled (pipelines/compile.py, with
+its kfp-kubernetes environment), loaded back with ``kfp.components.load_component_from_file`` and
+executed. Its steps get exactly the pipeline's settings variables, with the values a pod gets from
+the manifests (``environment``); no other Shipyard variable of the calling process leaks into them.
+"""
 
 import contextlib
 import io
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from shipyard.settings import ALL_VARIABLES
 
 # Output artifacts inside a kfp.local run folder: <pipeline root>/<run>/<task>/<output>.
 VALIDATION_REPORT = Path("validate-op/report")
@@ -27,19 +35,55 @@ def _tmpdir(path: Path):
             os.environ["TMPDIR"] = previous
 
 
-def run_locally(pipeline: Callable, pipeline_root: Path, log_path: Path | None = None, **arguments):
-    """Run ``pipeline`` in this virtualenv; the components' chatter goes to ``log_path``."""
-    from kfp import local
+@contextlib.contextmanager
+def pipeline_environment(environment: Mapping[str, str] | None) -> Iterator[None]:
+    """The steps' environment: ``environment`` for Shipyard's settings variables, none of the caller's."""
+    if environment is None:
+        yield
+        return
+    unknown = set(environment) - ALL_VARIABLES
+    if unknown:
+        raise ValueError(f"not settings variables: {', '.join(sorted(unknown))}")
+    saved = {name: os.environ[name] for name in ALL_VARIABLES if name in os.environ}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in environment.items() if v != ""})
+    try:
+        yield
+    finally:
+        for name in ALL_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ.update(saved)
 
+
+def package_of(pipeline, pipeline_root: Path) -> Path:
+    """The compiled IR YAML of ``pipeline`` (a ``@dsl.pipeline``, or already a compiled file)."""
+    from pipelines.compile import compile_function
+
+    if isinstance(pipeline, Path):
+        return pipeline
+    return compile_function(pipeline, pipeline_root / "packages" / f"{pipeline.name}.yaml")
+
+
+def run_locally(pipeline, pipeline_root: Path, log_path: Path | None = None,
+                environment: Mapping[str, str] | None = None, **arguments):
+    """Run the compiled ``pipeline`` in this virtualenv; the components' chatter goes to ``log_path``."""
+    from kfp import components, local
+
+    loaded = components.load_component_from_file(str(package_of(pipeline, pipeline_root)))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root),
                raise_on_error=True)
     sink = open(log_path, "a") if log_path else contextlib.nullcontext(io.StringIO())  # noqa: SIM115
-    with sink as out, contextlib.redirect_stdout(out), warnings.catch_warnings(), _tmpdir(pipeline_root / "tmp"):
+    with (sink as out, contextlib.redirect_stdout(out), warnings.catch_warnings(), _tmpdir(pipeline_root / "tmp"),
+          pipeline_environment(environment)):
         # The component image is ours (it has Python), whatever its name says.
         warnings.filterwarnings("ignore", message=".*non-Python base image.*")
         # Display names are for the KFP UI; kfp.local ignores them and says so for every task.
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
-        return pipeline(**arguments)
+        # kfp.local has no Kubernetes: the platform config (ConfigMap, Secret, volume) is what
+        # ``environment`` stands in for.
+        warnings.filterwarnings("ignore", message=".*platform.*")
+        return loaded(**arguments)
 
 
 def run_dirs(pipeline_root: Path) -> set[Path]:

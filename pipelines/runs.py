@@ -8,7 +8,6 @@ idempotency key, ever.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,9 +146,7 @@ def _run_local(settings: Settings, pipeline, name: str, events: Path | str | Non
     settings.ensure_dirs()
     log_path = settings.home / "logs" / f"{name}-pipeline.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # Components run as subprocesses that read the same settings from the environment.
-    os.environ.setdefault("SHIPYARD_HOME", str(settings.home))
-    parameters.setdefault("data_snapshot", data_snapshot(events, settings.feast_dir / features.OFFLINE_TABLE))
+    parameters.setdefault("data_snapshot", data_snapshot(events, features.offline_table_path(settings)))
     parameters.setdefault("git_commit", git_commit())
     previous = registry.alias_version(settings, use_case.model_name, registry.CHAMPION)
     before = run_dirs(settings.pipeline_root)
@@ -157,7 +154,9 @@ def _run_local(settings: Settings, pipeline, name: str, events: Path | str | Non
                            previous_champion=previous, reason=parameters.get("reason"),
                            idempotency_key=parameters.get("idempotency_key"))
     try:
-        task = run_locally(pipeline, settings.pipeline_root, log_path=log_path, events_path=str(events), **parameters)
+        # The steps run as subprocesses with the pipeline's settings, as the manifests give them to pods.
+        task = run_locally(pipeline, settings.pipeline_root, log_path=log_path,
+                           environment=settings.environment("pipeline"), events_path=str(events), **parameters)
     except RuntimeError as exc:
         report = newest_artifact(settings.pipeline_root, before, VALIDATION_REPORT)
         return dataclasses.replace(base, status="failed", validation_report=report,
@@ -200,12 +199,12 @@ def run_batch_scoring(settings: Settings, customers: Path, output: Path, model_v
     if not customers.exists():
         raise FileNotFoundError(f"no table to score at {customers}")
     settings.ensure_dirs()
-    os.environ.setdefault("SHIPYARD_HOME", str(settings.home))
     before = run_dirs(settings.pipeline_root)
     log_path = settings.home / "logs" / "batch-scoring-pipeline.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         task = run_locally(batch_scoring_pipeline, settings.pipeline_root, log_path=log_path,
+                           environment=settings.environment("pipeline"),
                            customers_path=str(customers.resolve()), data_snapshot=data_snapshot(customers),
                            model_version=model_version)
     except RuntimeError as exc:

@@ -10,8 +10,10 @@ from shipyard.usecase import UseCase
 
 
 def events_path(settings: Settings, scenario: str | None = None) -> Path:
+    """Under the offline store, so every process that reaches it (a pipeline pod, the monitor's
+    retraining) reads the same events, whatever its own home holds."""
     name = "transactions.parquet" if scenario is None else f"traffic-{scenario}.parquet"
-    return settings.data_dir / name
+    return settings.offline_store_path / "data" / name
 
 
 def generate(settings: Settings, use_case: UseCase, rows: int, seed: int, scenario: str | None) -> Path:
@@ -19,6 +21,7 @@ def generate(settings: Settings, use_case: UseCase, rows: int, seed: int, scenar
     settings.ensure_dirs()
     events = use_case.generate(rows, seed, scenario)
     path = events_path(settings, scenario)
+    path.parent.mkdir(parents=True, exist_ok=True)
     events.to_parquet(path, index=False)
     if scenario is None:
         features.write_offline_table(settings, use_case.build_features(events))

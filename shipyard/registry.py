@@ -28,7 +28,9 @@ def experiment_id(settings: Settings, name: str) -> str:
     experiment = mlflow_client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    return mlflow_client.create_experiment(name, artifact_location=f"{settings.mlflow_artifact_root}/{name}")
+    # With a tracking server (prod) the server chooses and proxies the artifact location.
+    location = f"{settings.mlflow_artifact_root}/{name}" if settings.mlflow_artifact_root else None
+    return mlflow_client.create_experiment(name, artifact_location=location)
 
 
 def resolve_version(settings: Settings, model_name: str, alias: str = CHAMPION) -> int:

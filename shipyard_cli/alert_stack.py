@@ -102,6 +102,7 @@ class MonitoringStack:
     monitor_interval: float = 5.0
     window_rows: int | None = None
     cooldown_seconds: float = 3600.0
+    monitor_env: dict[str, str] | None = None  # the monitor's whole environment (default: this one + home)
     ports: dict[str, int] = field(default_factory=dict)
     _binaries: list[Binary] = field(default_factory=list)
     _monitor: ServerProcess | None = None
@@ -147,7 +148,10 @@ class MonitoringStack:
             args += ["--window", str(self.window_rows)]
         env = {"SHIPYARD_HOME": str(self.settings.home),
                "SHIPYARD_PREDICTION_LOG_DIR": str(self.settings.prediction_log_dir)}
-        self._monitor = ServerProcess(args, self.workdir / "monitor.log", env).start()
+        self._monitor = ServerProcess(args, self.workdir / "monitor.log", self.monitor_env or env)
+        if self.monitor_env is not None:
+            self._monitor.env = dict(self.monitor_env)
+        self._monitor.start()
         self._monitor.wait_until(http_ok(f"{self.monitor_url}/-/healthy"), timeout=60)
 
     def _start_prometheus(self, binary: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import typer
 
@@ -63,7 +64,7 @@ def features_apply():
     """Register the use case's entities, feature views and feature services with Feast."""
     from shipyard import features
 
-    settings, use_case = context()
+    settings, use_case = context("materializer")  # the same services as the materialization job
     with console.status("applying Feast definitions"):
         applied = features.apply(settings, use_case)
     console.print("applied " + ", ".join(applied))
@@ -71,14 +72,23 @@ def features_apply():
 
 @features_app.command("materialize")
 @readable_errors
-def features_materialize():
-    """Load the latest feature values into the online store."""
-    from shipyard import features
+def features_materialize(metrics_file: Path = typer.Option(None, help="Where to write the freshness metrics in "
+                                                           "Prometheus text format (default: "
+                                                           "reports/feature_freshness.prom).")):
+    """Load what is new in the offline store into the online store (incremental, chunked)."""
+    from shipyard import feature_freshness, features
 
-    settings, _ = context()
+    settings, _ = context("materializer")
     with console.status("materializing features into the online store"):
-        start, end = features.materialize(settings)
-    console.print(f"materialized features from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}")
+        done = features.materialize_incremental(settings)
+    if not done:
+        raise ValueError("no feature views in the Feast registry: run `shipyard features apply` first")
+    feature_freshness.export(done, metrics_file or settings.reports_dir / "feature_freshness.prom",
+                             settings.pushgateway_url)
+    for view in done:
+        newest = f"{view.newest_event:%Y-%m-%d %H:%M}" if view.newest_event else "none"
+        console.print(f"materialized {view.view} from {view.start:%Y-%m-%d %H:%M} to {view.end:%Y-%m-%d %H:%M} "
+                      f"in {view.chunks} chunks; newest feature row {newest}", highlight=False, soft_wrap=True)
 
 
 @app.command("demo")
@@ -94,6 +104,29 @@ def demo(rows: int = typer.Option(40_000, min=2_000, help="Baseline events to ge
     settings, use_case = context()
     scenario_of(use_case, scenario)
     run_demo(settings, use_case, console, rows=rows, traffic=traffic, scenario=scenario, alert_loop=alert_loop)
+
+
+@app.command("demo-prod")
+@readable_errors
+def demo_prod(rows: int = typer.Option(20_000, min=2_000, help="Baseline events to generate."),
+              traffic: int = typer.Option(1_000, min=100, help="Requests replayed per traffic phase."),
+              scenario: str = typer.Option("amount_inflation", help="Drift scenario of the second phase."),
+              workdir: Path = typer.Option(None, help="Keep the run's folders and logs here (default: a "
+                                           "temporary folder, deleted at the end)."),
+              alert_loop: bool = typer.Option(True, help="End with Prometheus + Alertmanager: drift alert "
+                                              "firing and the retraining it starts.")):
+    """The whole loop in the production shape: separate processes with empty homes, services only shared."""
+    from shipyard.usecase import load_use_case
+    from shipyard_cli.prod_demo import describe, run_prod_demo
+
+    use_case = load_use_case(os.environ.get("SHIPYARD_USE_CASE", "fraud"))
+    use_case.scenario(scenario)
+    console.rule(f"Shipyard production-shape demo: {use_case.name}")
+    outcome = run_prod_demo(use_case, rows=rows, traffic=traffic, scenario=scenario, workdir=workdir,
+                            alert_loop=alert_loop, say=lambda text: console.print(text, highlight=False,
+                                                                                  soft_wrap=True))
+    for line in describe(outcome):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

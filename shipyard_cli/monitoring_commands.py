@@ -51,7 +51,7 @@ def monitor_serve(port: int = typer.Option(9108, help="Port of /metrics and the 
     from monitoring.service import default_start_run, serve
     from monitoring.webhook import RetrainingTrigger
 
-    settings, use_case = context()
+    settings, use_case = context("drift-monitor")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # finish the current run, then exit cleanly
     trigger = RetrainingTrigger(settings.home / "monitor" / "retraining.json", default_start_run(settings),

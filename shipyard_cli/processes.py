@@ -22,7 +22,7 @@ def free_port() -> int:
 
 class ServerProcess:
     """A `shipyard ...` subprocess (or ``program``) with its output in a log file; stopped with
-    SIGTERM, then SIGKILL."""
+    SIGTERM, then SIGKILL, sent to its whole process group (servers such as MLflow fork workers)."""
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
                  program: list[str] | None = None):
@@ -41,8 +41,8 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([*self.program, *self.args],
-                                            stdout=log, stderr=subprocess.STDOUT, env=self.env)
+            self.process = subprocess.Popen([*self.program, *self.args], stdout=log, stderr=subprocess.STDOUT,
+                                            env=self.env, start_new_session=True)
         return self
 
     def log_tail(self, lines: int = 20) -> str:
@@ -65,6 +65,12 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
 
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)  # its own session: the group id is its pid
+        except ProcessLookupError:
+            pass
+
     def start_until(self, ready: Callable[[], bool], timeout: float = 120.0) -> ServerProcess:
         """Start, wait until ``ready``; a server that never gets there is stopped, not left behind."""
         self.start()
@@ -76,14 +82,19 @@ class ServerProcess:
         return self
 
     def stop(self, timeout: float = 20.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
+        if self.process is None:
+            return None
+        if self.process.poll() is not None:
+            self._signal_group(signal.SIGKILL)  # the leader is gone; workers it forked may not be
+            return self.process.returncode
+        self._signal_group(signal.SIGTERM)
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+            self._signal_group(signal.SIGKILL)
+            code = self.process.wait()
+        self._signal_group(signal.SIGKILL)
+        return code
 
     def __enter__(self) -> ServerProcess:
         return self.start()
@@ -129,9 +140,17 @@ def start_redis(port: int, log_path: Path) -> ServerProcess:
     return ServerProcess(args, log_path, program=["redis-server"]).start_until(redis_answers(port), timeout=20)
 
 
-def start_mlflow_server(port: int, backend_store_uri: str, log_path: Path) -> ServerProcess:
-    """An MLflow tracking server over an existing store (the prod profile reaches MLflow over HTTP)."""
+def start_mlflow_server(port: int, backend_store_uri: str, log_path: Path,
+                        artifacts_destination: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+    """An MLflow tracking server over an existing store (the prod profile reaches MLflow over HTTP).
+
+    With ``artifacts_destination`` it proxies artifacts (``--serve-artifacts``): clients upload and
+    download through it and never need its disk. Job execution is off (it would fork job workers).
+    """
     program = [str(Path(sys.executable).with_name("mlflow")), "server"]
     args = ["--backend-store-uri", backend_store_uri, "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1"]
-    return ServerProcess(args, log_path, program=program).start_until(http_ok(f"http://127.0.0.1:{port}/health"))
+    if artifacts_destination is not None:
+        args += ["--serve-artifacts", "--artifacts-destination", str(artifacts_destination)]
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
+    return ServerProcess(args, log_path, env, program=program).start_until(http_ok(f"http://127.0.0.1:{port}/health"))

@@ -13,7 +13,7 @@ def serve(port: int = typer.Option(8080, help="HTTP port of the KServe ModelServ
     """Serve the champion (or SHIPYARD_MODEL_VERSION) with KServe and Feast online features."""
     from components.serving.server import serve as serve_model
 
-    settings, use_case = context()
+    settings, use_case = context("predictor")
     serve_model(settings, use_case, port)
 
 

@@ -14,7 +14,7 @@ def test_online_store_serves_the_latest_offline_row_of_each_customer(shipyard_ho
     service, names = features.contract(store, USE_CASE)
     assert names == ["txn_count_7d", "avg_amount_7d", "max_amount_7d"]
 
-    offline = pd.read_parquet(shipyard_home.feast_dir / features.OFFLINE_TABLE)
+    offline = pd.read_parquet(features.offline_table_path(shipyard_home))
     latest = offline.sort_values("event_timestamp").groupby("customer_id").tail(1).set_index("customer_id")
     customers = [int(c) for c in latest.index[:5]]
     online = store.get_online_features(features=service, entity_rows=[{"customer_id": c} for c in customers])

@@ -23,7 +23,7 @@ def kfp_deploy():
 
 class FakeKfp:
     def __init__(self):
-        self.pipelines, self.versions, self.runs, self.calls = {}, {}, {}, []
+        self.pipelines, self.versions, self.runs, self.calls, self.params = {}, {}, {}, [], []
 
     def get_pipeline_id(self, name):
         return self.pipelines.get(name)
@@ -52,8 +52,9 @@ class FakeKfp:
         del self.runs[run_id]
 
     def create_recurring_run(self, experiment_id, job, *, cron_expression, pipeline_id, version_id,
-                             max_concurrency, no_catchup):
+                             params, max_concurrency, no_catchup):
         self.calls.append("create_recurring_run")
+        self.params.append(params)
         run_id = f"r{len(self.calls)}"
         self.runs[run_id] = (job, version_id)
         return NS(recurring_run_id=run_id)
@@ -78,3 +79,46 @@ def test_new_version_replaces_the_recurring_run(kfp_deploy):
     _deploy(kfp_deploy, client, "0.2.0")
     assert [v for _, v in client.runs.values()] == ["v-0.2.0"]
     assert client.calls.count("upload_pipeline") == 1
+
+
+def _deployer_env(rendered_docs) -> dict[str, str]:
+    [job] = [d for d in rendered_docs["dev"] if d["kind"] == "Job" and d["metadata"]["name"] == "kfp-deployer"]
+    return {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_recurring_run_passes_every_required_parameter_of_the_compiled_pipeline(kfp_deploy, rendered_docs,
+                                                                               tmp_path):
+    """Both sides parsed: the compiled training YAML's parameters and the rendered Job's arguments."""
+    import json
+
+    from pipelines.compile import compile_pipeline
+    from pipelines.submit import pipeline_parameters
+
+    env = _deployer_env(rendered_docs)
+    package = compile_pipeline("training", tmp_path)
+    assert Path(env["SHIPYARD_PIPELINE_PACKAGE"]).name == package.name
+    arguments = json.loads(env["SHIPYARD_RECURRING_ARGUMENTS"])
+    required = kfp_deploy.required_parameters(str(package))
+    assert required, "a pipeline without required parameters would make this test vacuous"
+    assert required <= set(arguments)
+    assert set(arguments) <= set(pipeline_parameters(package)), "an argument the pipeline does not have"
+    assert kfp_deploy.run_arguments(str(package), env["SHIPYARD_RECURRING_ARGUMENTS"]) == arguments
+
+
+def test_deployer_refuses_arguments_without_a_required_parameter(kfp_deploy, tmp_path):
+    from pipelines.compile import compile_pipeline
+
+    package = str(compile_pipeline("training", tmp_path))
+    missing = sorted(kfp_deploy.required_parameters(package))
+    with pytest.raises(SystemExit, match="lacks the pipeline's required parameters " + ", ".join(missing)):
+        kfp_deploy.run_arguments(package, "{}")
+    with pytest.raises(SystemExit, match="is not JSON"):
+        kfp_deploy.run_arguments(package, "{events_path")
+
+
+def test_recurring_run_is_created_with_its_arguments(kfp_deploy):
+    client = FakeKfp()
+    pipeline_id, version_id = kfp_deploy.ensure_pipeline_version(client, "t.yaml", "shipyard-training", "0.1.0")
+    kfp_deploy.ensure_recurring_run(client, "e1", "nightly", pipeline_id, version_id, "0 0 3 * * *",
+                                    {"events_path": "/x"})
+    assert client.params == [{"events_path": "/x"}]

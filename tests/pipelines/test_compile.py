@@ -19,6 +19,11 @@ UNCACHED = {"training": {"validate-op", "register-op", "gate-op"}, "retraining":
             "batch-scoring": {"score-op"}}
 
 
+def _spec(compiled: Path, name: str) -> dict:
+    """The pipeline spec: the first YAML document (the second is the Kubernetes platform config)."""
+    return next(yaml.safe_load_all((compiled / f"{name}.yaml").read_text()))
+
+
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("compiled")
@@ -34,7 +39,7 @@ def test_compiled_pipeline_parses_strictly_and_loads_back(compiled, name):
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     path = compiled / f"{name}.yaml"
-    spec = yaml.safe_load(path.read_text())
+    spec = next(yaml.safe_load_all(path.read_text()))  # the second document: the Kubernetes platform config
     parsed = json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # unknown fields raise
     assert parsed.pipeline_info.name == PIPELINES[name]
     loaded = components.load_component_from_file(str(path))
@@ -44,7 +49,7 @@ def test_compiled_pipeline_parses_strictly_and_loads_back(compiled, name):
 
 @pytest.mark.parametrize("name", PIPELINES)
 def test_every_component_runs_in_the_project_image(compiled, name):
-    spec = yaml.safe_load((compiled / f"{name}.yaml").read_text())
+    spec = _spec(compiled, name)
     executors = spec["deploymentSpec"]["executors"]
     assert executors, "a pipeline without executors"
     for executor, body in executors.items():
@@ -55,26 +60,43 @@ def test_every_component_runs_in_the_project_image(compiled, name):
 
 @pytest.mark.parametrize("name", PIPELINES)
 def test_steps_reading_live_state_are_not_cached(compiled, name):
-    spec = yaml.safe_load((compiled / f"{name}.yaml").read_text())
+    spec = _spec(compiled, name)
     tasks = spec["root"]["dag"]["tasks"]
     uncached = {task for task, body in tasks.items() if not body.get("cachingOptions", {}).get("enableCache")}
     assert uncached == UNCACHED[name]
 
 
 def test_training_parameters_are_typed(compiled):
-    parameters = yaml.safe_load((compiled / "training.yaml").read_text())["root"]["inputDefinitions"]["parameters"]
+    parameters = _spec(compiled, "training")["root"]["inputDefinitions"]["parameters"]
     assert parameters["min_roc_auc"]["parameterType"] == "NUMBER_DOUBLE"
     assert parameters["tolerance"]["parameterType"] == "NUMBER_DOUBLE"
     assert parameters["max_iter"]["parameterType"] == "NUMBER_INTEGER"
     assert parameters["model_family"]["parameterType"] == "STRING"
     assert parameters["data_snapshot"]["parameterType"] == "STRING"
-    retraining = yaml.safe_load((compiled / "retraining.yaml").read_text())["root"]["inputDefinitions"]["parameters"]
+    retraining = _spec(compiled, "retraining")["root"]["inputDefinitions"]["parameters"]
     assert {"reason", "idempotency_key"} <= set(retraining)
     assert not retraining["reason"].get("isOptional") and not retraining["idempotency_key"].get("isOptional")
 
 
 def test_training_dag_goes_through_validation_and_the_gate(compiled):
-    tasks = yaml.safe_load((compiled / "training.yaml").read_text())["root"]["dag"]["tasks"]
+    tasks = _spec(compiled, "training")["root"]["dag"]["tasks"]
     assert "validate-op" in tasks["train-op"]["dependentTasks"]
     assert "register-op" in tasks["gate-op"]["dependentTasks"]
     assert "validate-op" in tasks["register-op"]["dependentTasks"]  # the report is logged with the model
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_every_task_gets_the_settings_config_map_secret_and_offline_store(compiled, name):
+    from pipelines.compile import CONFIG_MAP, OFFLINE_STORE_CLAIM, SECRET_VARIABLES
+    from shipyard.settings import COMPONENT_VARIABLES
+
+    pipeline, platform = yaml.safe_load_all((compiled / f"{name}.yaml").read_text())
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(pipeline["deploymentSpec"]["executors"])
+    for executor, config in executors.items():
+        [from_map] = config["configMapAsEnv"]
+        assert from_map["configMapName"] == CONFIG_MAP
+        from_secrets = {e["envVar"] for m in config["secretAsEnv"] for e in m["keyToEnv"]}
+        assert from_secrets == set(SECRET_VARIABLES), executor
+        assert {e["envVar"] for e in from_map["keyToEnv"]} | from_secrets == COMPONENT_VARIABLES["pipeline"]
+        assert [m["pvcNameParameter"]["runtimeValue"]["constant"] for m in config["pvcMount"]] == [OFFLINE_STORE_CLAIM]

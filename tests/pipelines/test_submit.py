@@ -69,7 +69,9 @@ def test_submit_sends_the_compiled_spec_with_typed_parameters(kfp_server, tmp_pa
     (experiment_path, experiment), (run_path, run) = received
     assert experiment_path.endswith("/apis/v2beta1/experiments") and experiment["display_name"] == "fraud-nightly"
     assert run_path.endswith("/apis/v2beta1/runs") and run["experiment_id"] == "exp-1"
-    assert run["pipeline_spec"]["pipelineInfo"]["name"] == "shipyard-training"
+    # With a platform config (the environment), kfp.Client sends both specs side by side.
+    assert run["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "shipyard-training"
+    assert run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]
     assert run["runtime_config"]["parameters"] == {"events_path": "/data/events.parquet", "max_iter": 50,
                                                    "min_roc_auc": 0.85}
 
@@ -107,4 +109,34 @@ def test_retraining_with_a_kfp_host_is_submitted_once_per_key(kfp_server, shipya
     parameters = runs[0]["runtime_config"]["parameters"]
     assert parameters["reason"] == "ShipyardModelRecallLow" and parameters["idempotency_key"] == "alert-1"
     assert parameters["max_iter"] == 30 and parameters["events_path"].endswith("transactions.parquet")
-    assert runs[0]["pipeline_spec"]["pipelineInfo"]["name"] == "shipyard-retraining"
+    assert runs[0]["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "shipyard-retraining"
+
+
+def test_submitted_retraining_passes_every_required_parameter_and_carries_its_environment(
+        kfp_server, shipyard_home, monkeypatch, tmp_path):
+    """Required parameters are read from the compiled YAML, not listed here."""
+    import yaml
+
+    from pipelines.runs import run_retraining
+    from pipelines.submit import required_parameters
+    from shipyard.settings import Settings
+
+    host, received = kfp_server
+    monkeypatch.setenv("SHIPYARD_KFP_HOST", host)
+    required = required_parameters(compile_pipeline("retraining", tmp_path))
+    assert required, "a pipeline without required parameters would make this test vacuous"
+    run_retraining(Settings.from_env(), reason="drift", idempotency_key="alert-2")
+    [run] = [body for path, body in received if path.endswith("/runs")]
+    assert required <= set(run["runtime_config"]["parameters"])
+    # The compiled package's Kubernetes platform config travels with the run.
+    assert "shipyard-settings" in yaml.safe_dump(run["pipeline_spec"])
+
+
+def test_submit_refuses_a_run_without_a_required_parameter(tmp_path):
+    from pipelines.submit import check_arguments, required_parameters
+
+    package = compile_pipeline("training", tmp_path)
+    missing = sorted(required_parameters(package))
+    with pytest.raises(ValueError, match="the pipeline needs " + ", ".join(missing)):
+        check_arguments(package, {})
+    check_arguments(package, dict.fromkeys(missing, "x"))

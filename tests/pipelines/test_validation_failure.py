@@ -17,7 +17,7 @@ def corrupt(settings) -> None:
     events = pd.read_parquet(events_path(settings))
     events.loc[events.index[::200], "amount"] = -5.0
     events.to_parquet(events_path(settings), index=False)
-    table_path = settings.feast_dir / features.OFFLINE_TABLE
+    table_path = features.offline_table_path(settings)
     table = pd.read_parquet(table_path)
     table.loc[table.index[::25], "avg_amount_7d"] = np.nan
     newest = table["event_timestamp"].max()

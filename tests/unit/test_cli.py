@@ -40,8 +40,8 @@ def test_unknown_pipeline_is_refused(shipyard_home):
 def test_data_generate_writes_baseline_and_feature_table(shipyard_home):
     result = run("data", "generate", "--rows", "500", "--seed", "3")
     assert result.exit_code == 0, result.output
-    assert (shipyard_home.data_dir / "transactions.parquet").exists()
-    assert (shipyard_home.feast_dir / "data" / "customer_spend_stats.parquet").exists()
+    assert (shipyard_home.offline_store_path / "data" / "transactions.parquet").exists()
+    assert (shipyard_home.offline_store_path / "data" / "customer_spend_stats.parquet").exists()
 
 
 def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
@@ -51,7 +51,7 @@ def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
 
     result = run("pipeline", "compile", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
-    spec = yaml.safe_load((tmp_path / "training.yaml").read_text())
+    spec = next(yaml.safe_load_all((tmp_path / "training.yaml").read_text()))  # then: the platform config
     parsed = json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # strict: unknown fields fail
     assert parsed.pipeline_info.name == "shipyard-training"
     executors = spec["deploymentSpec"]["executors"]

@@ -7,8 +7,35 @@ older version. Settings come from the environment so the Job manifest stays the 
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
+
+
+def required_parameters(package: str) -> set[str]:
+    """Parameters without a default in the compiled pipeline (its first YAML document)."""
+    import yaml  # a dependency of kfp, so in the image
+
+    with open(package) as stream:
+        spec = next(yaml.safe_load_all(stream))
+    parameters = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    return {name for name, definition in parameters.items()
+            if not definition.get("isOptional") and "defaultValue" not in definition}
+
+
+def run_arguments(package: str, raw: str) -> dict[str, Any]:
+    """The recurring run's arguments (JSON object); every required parameter must be there."""
+    try:
+        arguments = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"error: SHIPYARD_RECURRING_ARGUMENTS is not JSON: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise SystemExit("error: SHIPYARD_RECURRING_ARGUMENTS must be a JSON object of NAME: VALUE")
+    missing = sorted(required_parameters(package) - set(arguments))
+    if missing:
+        raise SystemExit(f"error: SHIPYARD_RECURRING_ARGUMENTS lacks the pipeline's required "
+                         f"parameters {', '.join(missing)}")
+    return arguments
 
 
 def ensure_pipeline_version(client: Any, package: str, pipeline: str, version: str) -> tuple[str, str]:
@@ -32,7 +59,7 @@ def ensure_experiment(client: Any, name: str, namespace: str | None) -> str:
 
 
 def ensure_recurring_run(client: Any, experiment_id: str, job: str, pipeline_id: str,
-                         version_id: str, cron: str) -> str:
+                         version_id: str, cron: str, arguments: dict[str, Any] | None = None) -> str:
     """Keep exactly one recurring run named `job`, pointing at `version_id`."""
     listing = client.list_recurring_runs(experiment_id=experiment_id, page_size=100)
     for run in listing.recurring_runs or []:
@@ -43,7 +70,7 @@ def ensure_recurring_run(client: Any, experiment_id: str, job: str, pipeline_id:
         client.delete_recurring_run(run.recurring_run_id)
     created = client.create_recurring_run(
         experiment_id, job, cron_expression=cron, pipeline_id=pipeline_id,
-        version_id=version_id, max_concurrency=1, no_catchup=True)
+        version_id=version_id, params=arguments or {}, max_concurrency=1, no_catchup=True)
     return created.recurring_run_id
 
 
@@ -52,13 +79,14 @@ def main() -> None:
 
     env = os.environ
     namespace = env.get("KFP_NAMESPACE") or None
+    arguments = run_arguments(env["SHIPYARD_PIPELINE_PACKAGE"], env.get("SHIPYARD_RECURRING_ARGUMENTS", ""))
     client = kfp.Client(host=env["KFP_HOST"], namespace=namespace or "kubeflow")
     pipeline_id, version_id = ensure_pipeline_version(
         client, env["SHIPYARD_PIPELINE_PACKAGE"], env["SHIPYARD_PIPELINE_NAME"],
         env["SHIPYARD_PIPELINE_VERSION"])
     experiment_id = ensure_experiment(client, env["SHIPYARD_EXPERIMENT"], namespace)
     run_id = ensure_recurring_run(client, experiment_id, env["SHIPYARD_RECURRING_RUN"],
-                                  pipeline_id, version_id, env["SHIPYARD_RECURRING_CRON"])
+                                  pipeline_id, version_id, env["SHIPYARD_RECURRING_CRON"], arguments)
     print(f"pipeline={pipeline_id} version={version_id} recurring_run={run_id}")
 
 
