@@ -15,7 +15,7 @@ class ScoringSummary:
     features_missing: int
 
 
-def score_customers(customers_path: str, output_path: str, model_version: int = 0,
+def score_customers(settings, customers_path: str, output_path: str, model_version: int = 0,
                     data_snapshot: str = "") -> ScoringSummary:
     """Score every row with the contract's newest features of its entity (as the online store has them).
 
@@ -25,12 +25,10 @@ def score_customers(customers_path: str, output_path: str, model_version: int = 
     from components.feature_checks import latest_offline_rows
     from components.lineage import verify_snapshot
     from shipyard import features, registry
-    from shipyard.settings import get_settings
     from shipyard.usecase import load_use_case
 
     if model_version < 0:
         raise ValueError(f"model_version must be 0 (champion) or a registered version, not {model_version}")
-    settings = get_settings()
     use_case = load_use_case(settings.use_case)
     verify_snapshot(data_snapshot, customers_path)
     table = pd.read_parquet(customers_path)

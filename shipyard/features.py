@@ -14,7 +14,6 @@ from string import Template
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import pandas as pd
 import yaml
 
 from shipyard.settings import Settings
@@ -22,8 +21,6 @@ from shipyard.usecase import UseCase
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
-
-OFFLINE_TABLE = "data/customer_spend_stats.parquet"
 
 
 def redis_connection_string(redis_url: str) -> str:
@@ -70,24 +67,54 @@ def definitions(use_case: UseCase) -> list:
     return [obj for obj in vars(module).values() if isinstance(obj, kinds)]
 
 
+def source_paths(use_case: UseCase) -> list[str]:
+    """Paths of the use case's file sources: tables relative to the offline store (shipyard/data.py)."""
+    from feast import FileSource
+
+    return sorted({obj.path for obj in definitions(use_case) if isinstance(obj, FileSource)})
+
+
+def resolved_definitions(settings: Settings, use_case: UseCase) -> list:
+    """The use case's definitions with each relative FileSource path placed under the offline store.
+
+    Feast's DuckDB offline store reads ``FileSource.path`` as given (relative to the process's working
+    directory, not the repo), so the registry must hold the resolved location. The module's objects are
+    copied, never changed: one process may serve several settings (tests do).
+    """
+    import copy
+
+    from feast import FileSource
+
+    from shipyard.data import offline_root
+
+    objects = copy.deepcopy(definitions(use_case))  # one deepcopy: views keep sharing their copied source
+    sources = [obj for obj in objects if isinstance(obj, FileSource)]
+    sources += [getattr(obj, "batch_source", None) for obj in objects]
+    for source in sources:
+        if isinstance(source, FileSource) and "://" not in source.path and not source.path.startswith("/"):
+            source.file_options.uri = str(offline_root(settings) / source.path)
+    return objects
+
+
 def apply(settings: Settings, use_case: UseCase) -> list[str]:
     store = feature_store(settings)
-    objects = definitions(use_case)
+    objects = resolved_definitions(settings, use_case)
     store.apply(objects)
     return sorted(f"{type(obj).__name__}:{obj.name}" for obj in objects)
 
 
-def write_offline_table(settings: Settings, features: pd.DataFrame) -> None:
-    path = settings.feast_dir / OFFLINE_TABLE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    features.to_parquet(path, index=False)
-
-
 def materialize(settings: Settings, end: datetime | None = None) -> tuple[datetime, datetime]:
     """Load the latest feature values of every entity into the online store."""
-    table = pd.read_parquet(settings.feast_dir / OFFLINE_TABLE, columns=["event_timestamp"])
-    start = table["event_timestamp"].min().to_pydatetime()
-    end = end or table["event_timestamp"].max().to_pydatetime()
+    from shipyard import data
+    from shipyard.usecase import load_use_case
+
+    use_case = load_use_case(settings.use_case)
+    table = data.read_table(settings, data.feature_table(use_case), use_case.timestamp,
+                            columns=[use_case.timestamp])
+    if table.empty:
+        raise LookupError("the offline store has no feature rows: run `shipyard data generate` first")
+    start = table[use_case.timestamp].min().to_pydatetime()
+    end = end or table[use_case.timestamp].max().to_pydatetime()
     with contextlib.redirect_stdout(io.StringIO()):  # Feast prints its own progress bars
         feature_store(settings).materialize(start_date=start, end_date=end)
     return start, end

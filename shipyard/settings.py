@@ -44,6 +44,7 @@ class Settings:
     kfp_host: str | None  # KFP API server for `pipeline submit` and monitoring-triggered retraining
     prometheus_url: str
     gitops_remote: str | None  # Git remote the pipeline's promote step pushes review branches to
+    offline_store_uri: str  # root of the offline store: day-partitioned Parquet tables, one folder each
 
     @property
     def data_dir(self) -> Path:
@@ -97,6 +98,7 @@ class Settings:
             kfp_host=env.get("SHIPYARD_KFP_HOST") or None,
             prometheus_url=env.get("SHIPYARD_PROMETHEUS_URL", "http://127.0.0.1:9090"),
             gitops_remote=env.get("SHIPYARD_GITOPS_REMOTE") or None,
+            offline_store_uri=env.get("SHIPYARD_OFFLINE_STORE_URI") or str(home / "offline"),
         )
 
 
