@@ -118,6 +118,14 @@ def run_retraining(settings: Settings, *, reason: str, idempotency_key: str, **p
         return outcome
 
 
+def recorded_retraining(settings: Settings, idempotency_key: str) -> TrainingOutcome | None:
+    """What the retraining started with ``idempotency_key`` did (None if no run was started with it)."""
+    from pipelines.run_records import RunRecords
+
+    record = RunRecords(settings.home / "runs" / "retraining").get(idempotency_key)
+    return None if record is None else TrainingOutcome.from_record(record)
+
+
 def _submit_retraining(settings: Settings, started: TrainingOutcome, arguments: dict) -> TrainingOutcome:
     import tempfile
 

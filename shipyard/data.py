@@ -97,6 +97,10 @@ def ingest(settings: Settings, use_case: UseCase, world: pd.DataFrame, start: pd
     """
     ts, label = use_case.timestamp, use_case.label
     end = pd.Timestamp(end)
+    newest = newest_label_time(settings)
+    if start is not None and newest is not None and newest >= start:
+        raise ValueError(f"the offline store already holds labels from {newest.isoformat()}, after the period's "
+                         f"start {start.isoformat()}: ingestion periods must not overlap (the store is append-only)")
     after = (lambda s: s >= start) if start is not None else (lambda s: s == s)
     happened = world[after(world[ts]) & (world[ts] < end)]
     arrived = world[after(world[LABEL_TIME]) & (world[LABEL_TIME] < end)]
@@ -105,6 +109,17 @@ def ingest(settings: Settings, use_case: UseCase, world: pd.DataFrame, start: pd
                       writer)
     feature_rows = refresh_features(settings, use_case, start, end, writer)
     return Ingested(start, end, len(happened), len(arrived), feature_rows)
+
+
+def ingest_scenario(settings: Settings, use_case: UseCase, scenario: str, label_wait: pd.Timedelta) -> Ingested:
+    """Time passes after the baseline: the scenario's traffic happens, then ``label_wait`` more, so the
+    chargebacks of that traffic (and the baseline's late ones) arrive in the store."""
+    baseline = pd.read_parquet(events_path(settings))
+    traffic = pd.read_parquet(events_path(settings, scenario))
+    start = period_end(baseline[use_case.timestamp])
+    end = period_end(traffic[use_case.timestamp]) + label_wait
+    return ingest(settings, use_case, pd.concat([baseline, traffic], ignore_index=True), start, end,
+                  writer=f"ingest-{scenario}")
 
 
 def refresh_features(settings: Settings, use_case: UseCase, start: pd.Timestamp | None, end: pd.Timestamp,
@@ -182,7 +197,7 @@ def read_labelled_events(settings: Settings, use_case: UseCase, start: pd.Timest
     # A label arrives after its event, so only label partitions from the window's start can hold one.
     labels = read_table(settings, LABELS, LABEL_TIME, start, as_of + pd.Timedelta(microseconds=1),
                         [EVENT_ID, use_case.label])
-    labels = labels.drop_duplicates(EVENT_ID)
+    labels = labels[[EVENT_ID, use_case.label]].drop_duplicates(EVENT_ID)
     events = events.drop_duplicates(EVENT_ID)
     return events.merge(labels, on=EVENT_ID, how="inner", validate="one_to_one").sort_values(ts, kind="stable")
 
@@ -197,8 +212,7 @@ def newest_label_time(settings: Settings) -> pd.Timestamp | None:
     files = partition_files(settings, LABELS)
     if not files:
         return None
-    newest_day = {f.parent for f in files}
-    last = max(newest_day)
+    last = max(f.parent for f in files)
     return max(pd.read_parquet(f, columns=[LABEL_TIME])[LABEL_TIME].max() for f in last.glob("*.parquet"))
 
 

@@ -50,6 +50,7 @@ class UseCase:
     generate: Callable[[int, int, str | None], pd.DataFrame]
     build_features: Callable[[pd.DataFrame], pd.DataFrame]
     scenarios: dict[str, DriftScenario] = field(default_factory=dict)
+    demo_scenario: str | None = None  # the scenario `shipyard demo` replays: one that degrades the champion
 
     @property
     def model_request_fields(self) -> tuple[RequestField, ...]:
