@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -40,11 +41,15 @@ class GateDecision:
 
 
 def decide(candidate: dict[str, float], champion: dict[str, float] | None, *, min_roc_auc: float,
-           min_pr_auc: float, tolerance: float, max_reference_drop: float,
-           champion_version: int | None = None) -> GateDecision:
+           min_pr_auc: float, tolerance: float, max_reference_drop: float, champion_version: int | None = None,
+           intervals: dict[str, tuple[float, float]] | None = None) -> GateDecision:
     """Thresholds; then better than the champion on the recent holdout by more than ``tolerance`` on a
     compared metric, worse on none, and not worse on the reference holdout by more than
-    ``max_reference_drop``. Within the tolerance on every metric the two are equal: no promotion."""
+    ``max_reference_drop``. Within the tolerance on every metric the two are equal: no promotion.
+
+    ``intervals`` (metric -> 90% interval of challenger minus champion, from a paired bootstrap on the
+    recent holdout) keep chance out: a gain whose interval reaches down to zero counts as equal. A
+    small newest window (few positives) then promotes nothing rather than a lucky draw."""
     thresholds = {"roc_auc": min_roc_auc, "pr_auc": min_pr_auc}
     failed = [f"{name} {candidate[name]:.4f} < threshold {limit}" for name, limit in thresholds.items()
               if candidate[name] < limit]
@@ -62,14 +67,18 @@ def decide(candidate: dict[str, float], champion: dict[str, float] | None, *, mi
         return GateDecision(REJECTED, f"rejected, champion unchanged: forgets the older pattern, {GUARDED} drops "
                             f"by more than {max_reference_drop} ({versus})", champion_version, champion, moves)
     worse = [name for name in COMPARED if moves[name] < -tolerance]
-    better = [name for name in COMPARED if moves[name] > tolerance]
+    gains = [name for name in COMPARED if moves[name] > tolerance]
+    better = [name for name in gains if intervals is None or intervals[name][0] > 0]
     if worse:
         return GateDecision(REJECTED, f"rejected, champion unchanged: {', '.join(worse)} worse than the champion "
                             f"by more than tolerance {tolerance} on the recent holdout ({versus})",
                             champion_version, champion, moves)
     if not better:
+        chance = "; ".join(f"{name} gain within chance (90% interval {intervals[name][0]:+.4f} to "
+                           f"{intervals[name][1]:+.4f})" for name in gains) if intervals else ""
         return GateDecision(EQUAL, f"equal, champion unchanged: within tolerance {tolerance} of the champion on "
-                            f"the recent holdout ({versus})", champion_version, champion, moves)
+                            f"the recent holdout{'; ' + chance if chance else ''} ({versus})", champion_version,
+                            champion, moves)
     return GateDecision(PROMOTED, f"promoted: {', '.join(better)} better than the champion by more than "
                         f"tolerance {tolerance} on the recent holdout ({versus})", champion_version, champion, moves)
 
@@ -85,7 +94,7 @@ def gate_challenger(settings: Settings, model_name: str, candidate_version: int,
     if champion_version == candidate_version:  # the same run gated again (a retry): nothing to change
         tags = client.get_model_version(model_name, str(candidate_version)).tags
         return GateDecision(PROMOTED, tags.get("shipyard.gate", "promoted: already champion"), champion_version)
-    champion_metrics = None
+    champion_metrics, intervals = None, None
     if champion_version is not None:
         columns = registry.input_columns(settings, model_name, champion_version)
         holdouts = {"": pd.read_parquet(holdout_path), "reference_": pd.read_parquet(reference_path)}
@@ -96,14 +105,39 @@ def gate_challenger(settings: Settings, model_name: str, candidate_version: int,
                                     champion_version)
             _record(client, model_name, candidate_version, decision)
             return decision
-        champion_metrics = score_on_holdouts(registry.load_sklearn_model(settings, model_name, champion_version),
-                                             holdouts, columns, label)
+        champion_model = registry.load_sklearn_model(settings, model_name, champion_version)
+        champion_metrics = score_on_holdouts(champion_model, holdouts, columns, label)
+        candidate_model = registry.load_sklearn_model(settings, model_name, candidate_version)
+        candidate_columns = registry.input_columns(settings, model_name, candidate_version)
+        recent = holdouts[""]
+        intervals = paired_bootstrap(recent[label].to_numpy(),
+                                     candidate_model.predict_proba(recent[candidate_columns])[:, 1],
+                                     champion_model.predict_proba(recent[columns])[:, 1])
     decision = decide(candidate_metrics, champion_metrics, min_roc_auc=min_roc_auc, min_pr_auc=min_pr_auc,
-                      tolerance=tolerance, max_reference_drop=max_reference_drop, champion_version=champion_version)
+                      tolerance=tolerance, max_reference_drop=max_reference_drop, champion_version=champion_version,
+                      intervals=intervals)
     _record(client, model_name, candidate_version, decision)
     if decision.promote:
         client.set_registered_model_alias(model_name, registry.CHAMPION, str(candidate_version))
     return decision
+
+
+def paired_bootstrap(truth: np.ndarray, challenger: np.ndarray, champion: np.ndarray, *, rounds: int = 200,
+                     seed: int = 0) -> dict[str, tuple[float, float]]:
+    """90% interval of (challenger - champion) ROC AUC and PR AUC over resamples of the same rows."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    differences: dict[str, list[float]] = {"roc_auc": [], "pr_auc": []}
+    for _ in range(rounds):
+        rows = rng.integers(0, len(truth), len(truth))
+        sample = truth[rows]
+        if sample.min() == sample.max():
+            continue
+        for name, metric in (("roc_auc", roc_auc_score), ("pr_auc", average_precision_score)):
+            differences[name].append(metric(sample, challenger[rows]) - metric(sample, champion[rows]))
+    return {name: (float(np.quantile(values, 0.05)), float(np.quantile(values, 0.95)))
+            for name, values in differences.items()}
 
 
 def score_on_holdouts(model, holdouts: dict[str, pd.DataFrame], columns: list[str], label: str) -> dict[str, float]:

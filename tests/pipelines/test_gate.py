@@ -69,3 +69,28 @@ def test_gate_metrics_output_names_both_models_and_the_moves():
     metrics = json.loads(outputs_metrics(candidate, decision))
     assert metrics["challenger"] == {"roc_auc": 0.95, "pr_auc": 0.6, "reference_roc_auc": 0.91}
     assert metrics["champion"] == CHAMPION and metrics["moves"]["roc_auc"] == pytest.approx(0.15)
+
+
+def test_a_gain_within_chance_is_equal_not_promoted():
+    candidate = {"roc_auc": 0.86, "pr_auc": 0.35, "reference_roc_auc": 0.92}
+    decision = decide(candidate, CHAMPION, champion_version=3, **LIMITS,
+                      intervals={"roc_auc": (-0.02, 0.13), "pr_auc": (-0.10, 0.20)})
+    assert decision.decision == "equal"
+    assert "roc_auc gain within chance (90% interval -0.0200 to +0.1300)" in decision.reason
+    sure = decide(candidate, CHAMPION, champion_version=3, **LIMITS,
+                  intervals={"roc_auc": (0.01, 0.13), "pr_auc": (-0.10, 0.20)})
+    assert sure.decision == "promoted" and sure.reason.startswith("promoted: roc_auc better")
+
+
+def test_paired_bootstrap_brackets_a_real_gain_and_straddles_none():
+    import numpy as np
+
+    from components.gate import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    truth = (rng.random(2_000) < 0.1).astype(int)
+    good = truth + rng.normal(0, 0.5, 2_000)
+    noise = rng.normal(0, 1, 2_000)
+    gain = paired_bootstrap(truth, good, noise, rounds=100)
+    assert gain["roc_auc"][0] > 0.2 and gain["pr_auc"][0] > 0.2
+    assert paired_bootstrap(truth, good, good, rounds=50) == {"roc_auc": (0.0, 0.0), "pr_auc": (0.0, 0.0)}
