@@ -50,11 +50,10 @@ def _trained(outcome) -> list[str]:
 
 def summary_lines(run: DemoRun) -> list[str]:
     trained_now = {o.version for o in run.trained if o.version is not None}
-    champion = "none" if run.champion_at_end is None else f"version {run.champion_at_end}"
+    champion = "none" if run.champion_at_end is None else f"{run.model_name} version {run.champion_at_end}"
     if run.champion_at_end in trained_now:
         champion += " (trained in this run)"
-    lines = [f"Shipyard demo summary (run {run.started_at})",
-             f"champion at the end: {run.model_name} {champion}"]
+    lines = [f"Shipyard demo summary (run {run.started_at})", f"champion at the end: {champion}"]
     if run.served_version is not None:
         lines.append(f"served during the replay: version {run.served_version} (a predictor started now serves "
                      "the champion)")

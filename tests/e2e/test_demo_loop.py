@@ -8,11 +8,13 @@ run's summary tells only that run's story, with every path whole.
 
 import io
 import re
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from rich.console import Console
 
-from shipyard import registry
+from shipyard import data, registry
 from shipyard.settings import Settings
 from shipyard.usecase import load_use_case
 from shipyard_cli import demo
@@ -97,12 +99,16 @@ def test_summary_prints_every_path_whole_at_80_columns_when_piped(tmp_path):
     settings = Settings.from_env({"SHIPYARD_HOME": str(deep)})
     run = demo.DemoRun("20261129T000000Z", "fraud", settings.home, mlflow_tracking_uri=settings.mlflow_tracking_uri,
                        prediction_log=settings.prediction_log_dir, offline_store=settings.offline_store_uri,
-                       metrics_file=settings.reports_dir / "drift.prom")
+                       metrics_file=settings.reports_dir / "drift.prom",
+                       ingested=data.Ingested(None, pd.Timestamp("2026-11-03", tz="UTC"), 10, 5, 3))
+    report = settings.reports_dir / "drift-fraud-v1-20261129T000000Z.html"
+    run.phases = [demo.Phase("fraud_pattern_shift", drift=SimpleNamespace(report_path=str(report)))]
     out = io.StringIO()
     print_summary(Console(file=out, width=80), run)
     text = out.getvalue()
     assert "\x1b[" not in text
-    for path in (settings.prediction_log_dir, settings.offline_store_uri, settings.reports_dir / "drift.prom"):
+    for path in (settings.prediction_log_dir, settings.offline_store_uri, settings.reports_dir / "drift.prom",
+                 report):
         assert f"\n  {path}\n" in text
     assert re.search(r"mlflow ui --backend-store-uri sqlite:///\S+mlflow\.db\n", text)
     assert len(text.splitlines()) == len(set(text.splitlines()))  # each fact once
