@@ -30,8 +30,10 @@ def test_baseline_lands_partitioned_by_day_with_only_the_labels_arrived_by_then(
     assert str(pd.read_parquet(part)["event_timestamp"].dtype) == "datetime64[us, UTC]"
     assert "is_fraud" not in pd.read_parquet(part).columns  # labels come later, on their own feed
 
-    labels = data.read_labels(shipyard_home, USE_CASE, clock)
+    labels = data.read_table(shipyard_home, data.LABELS, "label_available_at")  # every label file, unfiltered
     assert len(labels) == (world["label_available_at"] < clock).sum() < len(world)
+    assert labels["label_available_at"].max() < clock
+    assert len(data.read_labels(shipyard_home, USE_CASE, START + pd.Timedelta(days=20))) < len(labels)
     assert {"transaction_id", "customer_id", "event_timestamp", "is_fraud", "label_available_at"} <= set(labels)
     features = data.read_table(shipyard_home, "customer_spend_stats", "event_timestamp")
     assert features["event_timestamp"].max() < clock and len(features) > 0
