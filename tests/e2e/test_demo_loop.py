@@ -33,7 +33,7 @@ TWO_PIPELINES = pytest.mark.timeout(2400)
 @pytest.fixture(autouse=True)
 def _one_openmp_thread(monkeypatch):
     """The pipeline steps' scikit-learn training spins OpenMP threads; on a busy 2-core machine they
-    fight each other. One thread each: same models (HistGradientBoosting's result does not depend on it)."""
+    fight each other. One thread per step changes the speed, not what is trained or compared."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
 
