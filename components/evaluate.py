@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-ALERT_RATE = 0.01  # the share of transactions the fraud team can review
+ALERT_RATE = 0.01  # the share of events a review team can look at (alerts)
 CALIBRATION_BINS = 10
 ROC_POINTS = 50  # enough for the KFP UI's curve, small enough for artifact metadata
 MIN_SEGMENT_ROWS = 50
@@ -71,7 +71,7 @@ def expected_calibration_error(truth: np.ndarray, scores: np.ndarray, bins: int 
 
 
 def segment_metrics(segments: np.ndarray, truth: np.ndarray, scores: np.ndarray, column: str) -> dict[str, float]:
-    """Per value of a categorical column: rows, fraud rate, ROC AUC (when both classes are present)."""
+    """Per value of a categorical column: rows, positive rate, ROC AUC (when both classes are present)."""
     from sklearn.metrics import roc_auc_score
 
     metrics = {}

@@ -37,6 +37,14 @@ def verify_snapshot(expected: str, *paths: str | Path) -> str:
     return actual
 
 
+WINDOW_KEYS = ("as_of", "training_window", "evaluation_window", "data_snapshot")
+
+
+def window_tags(metadata: dict) -> dict[str, str]:
+    """Lineage tags of a training set: its windows and the content hash of the data they read."""
+    return {f"shipyard.{key}": str(metadata[key]) for key in WINDOW_KEYS}
+
+
 def git_commit(default: str = "unknown") -> str:
     """The code version: SHIPYARD_GIT_COMMIT (set in the image at build time), else the checkout's HEAD."""
     if os.environ.get("SHIPYARD_GIT_COMMIT"):

@@ -16,21 +16,23 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def build_training_set_op(events_path: str, data_snapshot: str, as_of: str, holdout_fraction: float,
-                          train_set: Output[Dataset], holdout_set: Output[Dataset]):
+def build_training_set_op(as_of: str, training_days: int, evaluation_days: int, label_delay_days: int,
+                          reference_fraction: float, data_snapshot: str, train_set: Output[Dataset],
+                          holdout_set: Output[Dataset], reference_set: Output[Dataset]):
     from components.build_training_set import build_training_set
     from shipyard.settings import Settings
 
-    settings = Settings.from_env(component="pipeline")
-    summary = build_training_set(settings, events_path, as_of, holdout_fraction, train_set.path, holdout_set.path,
+    summary = build_training_set(Settings.from_env(component="pipeline"), as_of=as_of, training_days=training_days,
+                                 evaluation_days=evaluation_days, label_delay_days=label_delay_days,
+                                 reference_fraction=reference_fraction, train_path=train_set.path,
+                                 holdout_path=holdout_set.path, reference_path=reference_set.path,
                                  data_snapshot=data_snapshot)
-    for artifact in (train_set, holdout_set):
+    for artifact in (train_set, holdout_set, reference_set):
         artifact.metadata.update(feature_columns=summary.feature_columns, feature_types=summary.feature_types,
-                                 snapshot_time=summary.snapshot_time, data_snapshot=summary.data_snapshot,
-                                 events_path=events_path)
-    train_set.metadata.update(rows=summary.rows, dropped_without_label=summary.dropped_without_label,
-                              dropped_without_features=summary.dropped_without_features)
+                                 data_snapshot=summary.data_snapshot, **summary.windows)
+    train_set.metadata.update(rows=summary.rows, dropped_without_features=summary.dropped_without_features)
     holdout_set.metadata["rows"] = summary.holdout_rows
+    reference_set.metadata["rows"] = summary.reference_rows
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
@@ -39,11 +41,11 @@ def validate_op(train_set: Input[Dataset], min_rows: int, skew_sample: int, max_
     from components.validate import DataValidationError, validate_dataset
     from shipyard.settings import Settings
 
-    settings = Settings.from_env(component="pipeline")
-    result = validate_dataset(settings, train_set.path, list(train_set.metadata["feature_columns"]),
-                              dict(train_set.metadata["feature_types"]),
-                              train_set.metadata["snapshot_time"], min_rows=min_rows, skew_sample=skew_sample,
-                              max_skew_share=max_skew_share)
+    # Features must be fresh where they are used: at the end of the newest window, not at as_of.
+    features_needed_at = train_set.metadata["evaluation_window"].split("/")[1]
+    result = validate_dataset(Settings.from_env(component="pipeline"), train_set.path, list(train_set.metadata["feature_columns"]),
+                              dict(train_set.metadata["feature_types"]), features_needed_at, min_rows=min_rows,
+                              skew_sample=skew_sample, max_skew_share=max_skew_share)
     with open(report.path, "w") as out:
         out.write(result.markdown())
     report.metadata.update(passed=result.passed, violations=result.violations)
@@ -71,8 +73,9 @@ def train_op(train_set: Input[Dataset], model_family: str, learning_rate: float,
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], metrics: Output[Metrics],
-                classification: Output[ClassificationMetrics]) -> float:
+def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], reference_set: Input[Dataset],
+                metrics: Output[Metrics], classification: Output[ClassificationMetrics]) -> float:
+    """Metrics on the recent holdout (plain names) and the reference holdout ("reference_" names)."""
     import pandas as pd
 
     from components.evaluate import curves, evaluate_model, scores_of
@@ -84,6 +87,8 @@ def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], metrics: Outpu
     columns = list(holdout_set.metadata["feature_columns"])
     holdout, fitted = pd.read_parquet(holdout_set.path), load_model(model.path)
     results = evaluate_model(fitted, holdout, columns, use_case.label, use_case.categorical_columns())
+    reference = evaluate_model(fitted, pd.read_parquet(reference_set.path), columns, use_case.label)
+    results.update({f"reference_{name}": value for name, value in reference.items()})
     for name, value in results.items():
         metrics.log_metric(name, value)
     shown = curves(holdout[use_case.label].to_numpy(), scores_of(fitted, holdout, columns))
@@ -97,18 +102,17 @@ def register_op(model: Input[Model], train_set: Input[Dataset], metrics: Input[M
                 pipeline_run_id: str, pipeline_run_name: str, git_commit: str, trigger: str, reason: str,
                 idempotency_key: str) -> int:
     from components.lineage import git_commit as current_commit
+    from components.lineage import window_tags
     from components.register import register_model
     from shipyard.settings import Settings
 
     params = {k: v for k, v in model.metadata.items() if k not in ("feature_columns", "framework")}
     tags = {"shipyard.git_commit": git_commit or current_commit(), "shipyard.trigger": trigger,
-            "shipyard.data_snapshot": train_set.metadata["data_snapshot"],
-            "shipyard.events_path": train_set.metadata["events_path"],
-            "shipyard.snapshot_time": train_set.metadata["snapshot_time"]}
+            **window_tags(train_set.metadata)}
     tags.update({k: v for k, v in {"shipyard.retraining_reason": reason,
                                    "shipyard.idempotency_key": idempotency_key}.items() if v})
-    settings = Settings.from_env(component="pipeline")
-    registration = register_model(settings, model.path, train_set.path, list(train_set.metadata["feature_columns"]),
+    registration = register_model(Settings.from_env(component="pipeline"), model.path, train_set.path,
+                                  list(train_set.metadata["feature_columns"]),
                                   dict(train_set.metadata["feature_types"]),
                                   {k: float(v) for k, v in metrics.metadata.items()}, params, pipeline_run_id,
                                   tags, run_name=pipeline_run_name, report_path=report.path)
@@ -118,21 +122,28 @@ def register_op(model: Input[Model], train_set: Input[Dataset], metrics: Input[M
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def gate_op(holdout_set: Input[Dataset], metrics: Input[Metrics], candidate_version: int, min_roc_auc: float,
-            min_pr_auc: float, tolerance: float) -> NamedTuple("GateOutputs", promoted=bool, reason=str):
+def gate_op(holdout_set: Input[Dataset], reference_set: Input[Dataset], metrics: Input[Metrics],
+            candidate_version: int, min_roc_auc: float, min_pr_auc: float, tolerance: float,
+            max_reference_drop: float) -> NamedTuple("GateOutputs", decision=str, promoted_version=int, metrics=str,
+                                                     reason=str):
+    """Outputs for the step after the gate (promotion): ``decision`` promoted|rejected|equal,
+    ``promoted_version`` (0 unless promoted), ``metrics`` (JSON: challenger, champion, moves), ``reason``."""
     from collections import namedtuple
 
-    from components.gate import gate_challenger
+    from components.gate import gate_challenger, outputs_metrics
     from shipyard.settings import Settings
     from shipyard.usecase import load_use_case
 
     settings = Settings.from_env(component="pipeline")
     use_case = load_use_case(settings.use_case)
-    decision = gate_challenger(settings, use_case.model_name, candidate_version, holdout_set.path, use_case.label,
-                               {k: float(v) for k, v in metrics.metadata.items()}, min_roc_auc=min_roc_auc,
-                               min_pr_auc=min_pr_auc, tolerance=tolerance)
+    candidate = {k: float(v) for k, v in metrics.metadata.items()}
+    decision = gate_challenger(settings, use_case.model_name, candidate_version, holdout_set.path,
+                               reference_set.path, use_case.label, candidate, min_roc_auc=min_roc_auc,
+                               min_pr_auc=min_pr_auc, tolerance=tolerance, max_reference_drop=max_reference_drop)
     print(f"gate: version {candidate_version} {decision.reason}")
-    return namedtuple("GateOutputs", ["promoted", "reason"])(decision.promote, decision.reason)
+    outputs = namedtuple("GateOutputs", ["decision", "promoted_version", "metrics", "reason"])
+    return outputs(decision.decision, candidate_version if decision.promote else 0,
+                   outputs_metrics(candidate, decision), decision.reason)
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
@@ -140,8 +151,8 @@ def score_op(customers_path: str, data_snapshot: str, model_version: int, scores
     from components.score import score_customers
     from shipyard.settings import Settings
 
-    settings = Settings.from_env(component="pipeline")
-    summary = score_customers(settings, customers_path, scores.path, model_version, data_snapshot=data_snapshot)
+    summary = score_customers(Settings.from_env(component="pipeline"), customers_path, scores.path, model_version,
+                              data_snapshot=data_snapshot)
     scores.metadata.update(rows=summary.rows, model_name=summary.model_name, model_version=summary.model_version,
                            features_missing=summary.features_missing)
     print(f"scored {summary.rows} rows with {summary.model_name} version {summary.model_version}")

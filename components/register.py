@@ -35,17 +35,15 @@ def contract_signature(feature_columns: list[str], feature_types: dict[str, str]
 
 
 def register_model(settings: Settings, model_path: str, train_path: str, feature_columns: list[str],
-                   feature_types: dict[str, str],
-                   metrics: dict[str, float],
-                   params: dict[str, object], pipeline_run: str, tags: dict[str, str],
-                   run_name: str = "", report_path: str = "") -> Registration:
+                   feature_types: dict[str, str], metrics: dict[str, float], params: dict[str, object],
+                   pipeline_run: str, tags: dict[str, str], run_name: str = "", report_path: str = "") -> Registration:
     """Log params, metrics, signature, input example, training data and lineage tags; register."""
     import mlflow
     import mlflow.data
     import mlflow.sklearn
 
     from components.train import SKOPS_TRUSTED_TYPES, load_model
-    from shipyard import registry
+    from shipyard import data, registry
     from shipyard.usecase import load_use_case
 
     if not pipeline_run:
@@ -69,10 +67,13 @@ def register_model(settings: Settings, model_path: str, train_path: str, feature
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         mlflow.set_tags(lineage)
-        dataset = mlflow.data.from_pandas(train, source=tags.get("shipyard.events_path"), targets=use_case.label,
-                                          name=f"{use_case.model_name}-training-set",
+        # Named by its window; the digest is the window's content hash, so another window (or new data
+        # in the same window) is another dataset in MLflow.
+        window = tags.get("shipyard.training_window", "")
+        dataset = mlflow.data.from_pandas(train, source=str(data.table_dir(settings, data.EVENTS)),
+                                          targets=use_case.label, name=f"{use_case.model_name}-training-set",
                                           digest=tags.get("shipyard.data_snapshot", "")[-16:] or None)
-        mlflow.log_input(dataset, context="training")
+        mlflow.log_input(dataset, context="training", tags={"shipyard.training_window": window} if window else None)
         with tempfile.TemporaryDirectory() as tmp:  # the drift job's reference data, found via this run
             reference = Path(tmp) / Path(registry.REFERENCE_ARTIFACT).name
             train.to_parquet(reference, index=False)

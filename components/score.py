@@ -17,7 +17,7 @@ class ScoringSummary:
     features_missing: int
 
 
-def score_customers(settings: Settings, customers_path: str, output_path: str, model_version: int = 0,
+def score_customers(settings, customers_path: str, output_path: str, model_version: int = 0,
                     data_snapshot: str = "") -> ScoringSummary:
     """Score every row with the contract's newest features of its entity (as the online store has them).
 

@@ -1,4 +1,4 @@
-"""Train a fraud classifier on the training set; saved with skops (no pickle)."""
+"""Train a binary classifier on the training set; saved with skops (no pickle)."""
 
 from pathlib import Path
 

@@ -106,11 +106,8 @@ def check_skew(result: ValidationResult, skew, max_mismatch_share: float) -> Non
                         f"{skew.entities} sampled entities")
 
 
-def contract_bounds(settings: Settings, feature_columns: list[str]) -> dict[str, tuple[float | None, float | None]]:
+def contract_bounds(use_case, feature_columns: list[str]) -> dict[str, tuple[float | None, float | None]]:
     """Ranges from the request-field contract; spend statistics are counts and amounts (>= 0)."""
-    from shipyard.usecase import load_use_case
-
-    use_case = load_use_case(settings.use_case)
     bounds = {f.name: (f.minimum, f.maximum) for f in use_case.model_request_fields if f.kind != "category"}
     return {c: bounds.get(c, (0.0, None)) for c in feature_columns if c not in use_case.categorical_columns()}
 
@@ -129,7 +126,7 @@ def _days(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 86400:.1f} days"
 
 
-def validate_dataset(settings: Settings, train_path: str, feature_columns: list[str], feature_types: dict[str, str],
+def validate_dataset(settings, train_path: str, feature_columns: list[str], feature_types: dict[str, str],
                      snapshot_time: str, *, min_rows: int, skew_sample: int, max_skew_share: float) -> ValidationResult:
     """Every check of the contract on a built training set, with Feast for freshness and skew."""
     from components import feature_checks
@@ -138,7 +135,7 @@ def validate_dataset(settings: Settings, train_path: str, feature_columns: list[
 
     use_case = load_use_case(settings.use_case)
     result = validate_training_set(pd.read_parquet(train_path), feature_columns, label=use_case.label,
-                                   bounds=contract_bounds(settings, feature_columns), min_rows=min_rows,
+                                   bounds=contract_bounds(use_case, feature_columns), min_rows=min_rows,
                                    types=feature_types)
     store = features.feature_store(settings)
     snapshot = pd.Timestamp(snapshot_time)

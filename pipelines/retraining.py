@@ -1,40 +1,9 @@
-"""Retraining pipeline: the training DAG, started by monitoring with a reason and an idempotency key.
+"""Retraining is the training pipeline (pipelines/training.py), started with ``trigger="retraining"``,
+a ``reason`` and an ``idempotency_key``: the same steps, windows, defaults and gate.
 
-The candidate goes through the same gate as any other: challenger first, champion only if it wins.
+The name stays so the compiled package list and the KFP UI keep a "retraining" entry.
 """
 
-from kfp import dsl
+from pipelines.training import training_pipeline as retraining_pipeline
 
-from pipelines.steps import training_steps
-
-
-@dsl.pipeline(name="shipyard-retraining",
-              description="Retrain when monitoring asks (drift, performance); same validation and gate as "
-                          "training, with the trigger's reason and idempotency key recorded in MLflow.")
-def retraining_pipeline(
-    events_path: str,
-    reason: str,
-    idempotency_key: str,
-    data_snapshot: str = "",
-    as_of: str = "",
-    holdout_fraction: float = 0.2,
-    min_rows: int = 1000,
-    skew_sample: int = 200,
-    max_skew_share: float = 0.01,
-    model_family: str = "hist_gradient_boosting",
-    learning_rate: float = 0.1,
-    max_iter: int = 200,
-    max_leaf_nodes: int = 31,
-    seed: int = 0,
-    min_roc_auc: float = 0.8,
-    min_pr_auc: float = 0.1,
-    tolerance: float = 0.01,
-    git_commit: str = "",
-) -> int:
-    registration = training_steps(
-        events_path=events_path, data_snapshot=data_snapshot, as_of=as_of, holdout_fraction=holdout_fraction,
-        min_rows=min_rows, skew_sample=skew_sample, max_skew_share=max_skew_share, model_family=model_family,
-        learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, seed=seed,
-        min_roc_auc=min_roc_auc, min_pr_auc=min_pr_auc, tolerance=tolerance, git_commit=git_commit,
-        trigger="retraining", reason=reason, idempotency_key=idempotency_key)
-    return registration.outputs["Output"]
+__all__ = ["retraining_pipeline"]

@@ -1,8 +1,9 @@
 """Run the training pipelines and report what they did, read back from the MLflow registry.
 
 ``run_training`` runs the training pipeline locally (kfp.local). ``run_retraining`` is what
-monitoring calls: locally without a KFP host, else submitted to ``settings.kfp_host``; one run per
-idempotency key, ever.
+monitoring calls: the same pipeline with a trigger, a reason and an idempotency key, locally without a
+KFP host, else submitted to ``settings.kfp_host``; one run per idempotency key, ever. Both pass the
+pipeline only the parameters their caller gave: the defaults are the pipeline's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard import registry
-from shipyard.data import events_path
 from shipyard.settings import Settings
 from shipyard.usecase import load_use_case
 
@@ -34,6 +34,8 @@ class TrainingOutcome:
     idempotency_key: str | None = None
     error: str | None = None
     segment_metrics: dict[str, float] | None = None  # per value of each categorical input ("col.value.metric")
+    decision: str | None = None  # the gate's: promoted | rejected | equal
+    windows: dict[str, str] | None = None  # as_of, training_window, evaluation_window, data_snapshot
 
     @property
     def promoted(self) -> bool:
@@ -74,11 +76,10 @@ class PipelineFailed(ValueError):
         self.outcome = outcome
 
 
-def run_training(settings: Settings, events: Path | None = None, **parameters) -> TrainingOutcome:
+def run_training(settings: Settings, **parameters) -> TrainingOutcome:
     """Run the training pipeline locally; raises PipelineFailed (with the report) when a step fails."""
-    from pipelines.training import training_pipeline
-
-    outcome = _run_local(settings, training_pipeline, "training", events, parameters)
+    _check_parameters(parameters)
+    outcome = _run_local(settings, "training", parameters)
     if outcome.status == "failed":
         raise PipelineFailed(outcome)
     return outcome
@@ -90,14 +91,11 @@ def run_retraining(settings: Settings, *, reason: str, idempotency_key: str, **p
     Locally (no ``settings.kfp_host``) the run happens here and its outcome, failed or not, is
     recorded; with a KFP host the pipeline is submitted and the KFP run id recorded.
     """
-    from pipelines.retraining import retraining_pipeline
     from pipelines.run_records import RunRecords
 
     if not reason.strip():
         raise ValueError("retraining needs a reason (e.g. the alert that triggered it)")
-    unknown = set(parameters) - set(retraining_pipeline.component_spec.inputs)
-    if unknown:  # refused before the key is claimed, so a typo does not use up the key
-        raise ValueError(f"the retraining pipeline has no parameters {', '.join(sorted(unknown))}")
+    _check_parameters(parameters)  # refused before the key is claimed, so a typo does not use up the key
     records = RunRecords(settings.home / "runs" / "retraining")
     with records.claim(idempotency_key) as previous:
         if previous is not None:
@@ -106,19 +104,25 @@ def run_retraining(settings: Settings, *, reason: str, idempotency_key: str, **p
         started = TrainingOutcome(use_case.model_name, None, None, {}, "", settings.home / "logs", status="running",
                                   pipeline="retraining", reason=reason, idempotency_key=idempotency_key)
         records.save(idempotency_key, started.to_record())  # a crash mid-run must not allow a second run
-        events = parameters.pop("events_path", None)
-        arguments = {"reason": reason, "idempotency_key": idempotency_key, **parameters}
+        arguments = {"trigger": "retraining", "reason": reason, "idempotency_key": idempotency_key, **parameters}
         try:
             if settings.kfp_host:
-                arguments["events_path"] = str(events or events_path(settings))
                 outcome = _submit_retraining(settings, started, arguments)
             else:
-                outcome = _run_local(settings, retraining_pipeline, "retraining", events, arguments)
+                outcome = _run_local(settings, "retraining", arguments)
         except Exception as exc:  # recorded, so the key never starts a second run, then re-raised
             records.save(idempotency_key, dataclasses.replace(started, status="failed", error=str(exc)).to_record())
             raise
         records.save(idempotency_key, outcome.to_record())
         return outcome
+
+
+def recorded_retraining(settings: Settings, idempotency_key: str) -> TrainingOutcome | None:
+    """What the retraining started with ``idempotency_key`` did (None if no run was started with it)."""
+    from pipelines.run_records import RunRecords
+
+    record = RunRecords(settings.home / "runs" / "retraining").get(idempotency_key)
+    return None if record is None else TrainingOutcome.from_record(record)
 
 
 def _submit_retraining(settings: Settings, started: TrainingOutcome, arguments: dict) -> TrainingOutcome:
@@ -134,19 +138,27 @@ def _submit_retraining(settings: Settings, started: TrainingOutcome, arguments: 
     return dataclasses.replace(started, status="submitted", run_id=run_id)
 
 
-def _run_local(settings: Settings, pipeline, name: str, events: Path | str | None, parameters: dict) -> TrainingOutcome:
-    from components.lineage import data_snapshot, git_commit
+def _check_parameters(parameters: dict) -> None:
+    from pipelines.training import training_pipeline
+
+    unknown = set(parameters) - set(training_pipeline.component_spec.inputs)
+    if unknown:
+        raise ValueError(f"the training pipeline has no parameters {', '.join(sorted(unknown))}")
+
+
+def _run_local(settings: Settings, name: str, parameters: dict) -> TrainingOutcome:
+    from components.lineage import WINDOW_KEYS, git_commit
     from pipelines.local import VALIDATION_REPORT, newest_artifact, run_dirs, run_locally, validation_failure
-    from shipyard import features
+    from pipelines.training import training_pipeline
+    from shipyard import data
 
     use_case = load_use_case(settings.use_case)
-    events = Path(events) if events else events_path(settings)
-    if not events.exists():
-        raise FileNotFoundError(f"no events at {events}: run `shipyard data generate` first")
+    if data.newest_label_time(settings) is None:
+        raise FileNotFoundError(f"no labelled events in the offline store {settings.offline_store_uri}: "
+                                "run `shipyard data generate` first")
     settings.ensure_dirs()
     log_path = settings.home / "logs" / f"{name}-pipeline.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    parameters.setdefault("data_snapshot", data_snapshot(events, features.offline_table_path(settings)))
     parameters.setdefault("git_commit", git_commit())
     previous = registry.alias_version(settings, use_case.model_name, registry.CHAMPION)
     before = run_dirs(settings.pipeline_root)
@@ -155,8 +167,8 @@ def _run_local(settings: Settings, pipeline, name: str, events: Path | str | Non
                            idempotency_key=parameters.get("idempotency_key"))
     try:
         # The steps run as subprocesses with the pipeline's settings, as the manifests give them to pods.
-        task = run_locally(pipeline, settings.pipeline_root, log_path=log_path,
-                           environment=settings.environment("pipeline"), events_path=str(events), **parameters)
+        task = run_locally(training_pipeline, settings.pipeline_root, log_path=log_path,
+                           environment=settings.environment("pipeline"), **parameters)
     except RuntimeError as exc:
         report = newest_artifact(settings.pipeline_root, before, VALIDATION_REPORT)
         return dataclasses.replace(base, status="failed", validation_report=report,
@@ -171,6 +183,8 @@ def _run_local(settings: Settings, pipeline, name: str, events: Path | str | Non
         metrics={k: v for k, v in run_metrics.items() if "." not in k},
         segment_metrics={k: v for k, v in run_metrics.items() if "." in k},
         gate=model_version.tags.get("shipyard.gate", ""),
+        decision=model_version.tags.get("shipyard.gate.decision"),
+        windows={k: model_version.tags[f"shipyard.{k}"] for k in WINDOW_KEYS if f"shipyard.{k}" in model_version.tags},
         validation_report=newest_artifact(settings.pipeline_root, before, VALIDATION_REPORT),
         run_id=model_version.tags.get("shipyard.kfp_run_id"))
 

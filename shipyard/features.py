@@ -20,7 +20,6 @@ from string import Template
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import pandas as pd
 import yaml
 
 from shipyard.settings import Settings, SettingsError, check_redis_url
@@ -29,7 +28,6 @@ from shipyard.usecase import UseCase
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
 
-OFFLINE_TABLE = "data/customer_spend_stats.parquet"  # relative to the offline store
 MATERIALIZE_CHUNK = timedelta(days=1)  # one chunk's newest row per entity is what memory holds
 
 
@@ -63,10 +61,6 @@ def yaml_variables(settings: Settings) -> dict[str, str]:
 def repo_config_dict(settings: Settings) -> dict:
     """feature_store.yaml of the profile with its ${VAR}s filled from the settings."""
     return yaml.safe_load(Template(settings.feature_store_yaml.read_text()).substitute(yaml_variables(settings)))
-
-
-def offline_table_path(settings: Settings) -> Path:
-    return settings.offline_store_path / OFFLINE_TABLE
 
 
 def feature_store(settings: Settings) -> FeatureStore:
@@ -110,18 +104,19 @@ def anchored(settings: Settings, objects: list) -> list:
     return objects
 
 
+def source_paths(use_case: UseCase) -> list[str]:
+    """Paths of the use case's file sources: tables relative to the offline store (shipyard/data.py)."""
+    from feast import FileSource
+
+    return sorted({obj.path for obj in definitions(use_case) if isinstance(obj, FileSource)})
+
+
 def apply(settings: Settings, use_case: UseCase) -> list[str]:
     """Register the definitions once in the registry (a file locally, PostgreSQL in prod)."""
     store = feature_store(settings)
     objects = anchored(settings, definitions(use_case))
     store.apply(objects)
     return sorted(f"{type(obj).__name__}:{obj.name}" for obj in objects)
-
-
-def write_offline_table(settings: Settings, features: pd.DataFrame) -> None:
-    path = offline_table_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    features.to_parquet(path, index=False)
 
 
 @dataclass(frozen=True)

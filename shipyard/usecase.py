@@ -59,6 +59,7 @@ class UseCase:
         """Name of the served prediction: the positive class's probability, or the predicted label."""
         suffix = "probability" if self.task == "binary_classification" else self.label
         return f"{self.model_name}_{suffix}"
+    demo_scenario: str | None = None  # the scenario `shipyard demo` replays: one that degrades the champion
 
     @property
     def model_request_fields(self) -> tuple[RequestField, ...]:

@@ -95,13 +95,15 @@ def features_materialize(metrics_file: Path = typer.Option(None, help="Where to 
 @readable_errors
 def demo(rows: int = typer.Option(40_000, min=2_000, help="Baseline events to generate."),
          traffic: int = typer.Option(1_500, min=100, help="Requests replayed per traffic phase."),
-         scenario: str = typer.Option("amount_inflation", help="Drift scenario of the second phase."),
+         scenario: str = typer.Option(None, help="Drift scenario of the second phase (default: the use case's "
+                                      "demo scenario, one that degrades the champion)."),
          alert_loop: bool = typer.Option(True, help="End with Prometheus + Alertmanager: drift alert firing "
                                          "and the retraining it starts (about 2.5 more minutes).")):
     """The whole loop: data, features, training pipeline, serving, traffic, drift, metrics."""
     from shipyard_cli.demo import run_demo
 
     settings, use_case = context()
+    scenario = scenario or use_case.demo_scenario or next(iter(use_case.scenarios))
     scenario_of(use_case, scenario)
     run_demo(settings, use_case, console, rows=rows, traffic=traffic, scenario=scenario, alert_loop=alert_loop)
 

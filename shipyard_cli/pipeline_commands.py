@@ -17,20 +17,26 @@ RUNNABLE = ("training", "retraining", "batch-scoring")
 @pipeline_app.command("run")
 @readable_errors
 def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training, retraining or batch-scoring."),
-                 model_family: str = typer.Option("hist_gradient_boosting", help="hist_gradient_boosting "
-                                                  "or logistic_regression."),
-                 max_iter: int = typer.Option(200, min=1, help="Boosting rounds / solver iterations."),
-                 min_roc_auc: float = typer.Option(0.8, help="ROC AUC a model needs to become champion."),
-                 min_pr_auc: float = typer.Option(0.1, help="PR AUC a model needs to become champion."),
-                 tolerance: float = typer.Option(0.01, min=0.0, help="How much worse than the champion "
-                                                 "(ROC AUC, PR AUC on the same holdout) a challenger may be."),
-                 events: Path = typer.Option(None, help="Labelled events (default: the generated baseline)."),
+                 as_of: str = typer.Option(None, help="Snapshot time (ISO): labels known then; default: when "
+                                           "the newest label arrived."),
+                 training_days: int = typer.Option(None, min=1, help="Length of the training window."),
+                 evaluation_days: int = typer.Option(None, min=1, help="Length of the newest (evaluation) "
+                                                     "window the gate compares models on."),
+                 model_family: str = typer.Option(None, help="hist_gradient_boosting or logistic_regression."),
+                 max_iter: int = typer.Option(None, min=1, help="Boosting rounds / solver iterations."),
+                 min_roc_auc: float = typer.Option(None, help="ROC AUC a model needs to become champion."),
+                 min_pr_auc: float = typer.Option(None, help="PR AUC a model needs to become champion."),
+                 tolerance: float = typer.Option(None, min=0.0, help="How much better than the champion on the "
+                                                 "evaluation window a challenger must be."),
                  reason: str = typer.Option(None, help="retraining: why (e.g. the alert)."),
                  idempotency_key: str = typer.Option(None, help="retraining: a key that starts at most one run."),
                  customers: Path = typer.Option(None, help="batch-scoring: parquet table to score."),
                  output: Path = typer.Option(None, help="batch-scoring: where to write the scores."),
                  model_version: int = typer.Option(0, min=0, help="batch-scoring: version (0 = champion).")):
-    """Run a pipeline on this machine with kfp.local (same components as on a cluster)."""
+    """Run a pipeline on this machine with kfp.local (same components as on a cluster).
+
+    Options left out take the pipeline's own defaults (see `shipyard pipeline compile`).
+    """
     from pipelines import runs as pipeline_runs
 
     if name not in RUNNABLE:
@@ -44,17 +50,18 @@ def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training
                                                      "batch-scores.parquet", model_version)
         console.print(scored.describe())
         return
-    gate = {"model_family": model_family, "max_iter": max_iter, "min_roc_auc": min_roc_auc,
-            "min_pr_auc": min_pr_auc, "tolerance": tolerance}
+    given = {"as_of": as_of, "training_days": training_days, "evaluation_days": evaluation_days,
+             "model_family": model_family, "max_iter": max_iter, "min_roc_auc": min_roc_auc,
+             "min_pr_auc": min_pr_auc, "tolerance": tolerance}
+    parameters = {key: value for key, value in given.items() if value is not None}
+    if name == "retraining" and (not reason or not idempotency_key):
+        raise ValueError("retraining needs --reason and --idempotency-key")
     with console.status(f"running the {name} pipeline (kfp.local)"):
         if name == "training":
-            outcome = pipeline_runs.run_training(settings, events, **gate)
+            outcome = pipeline_runs.run_training(settings, **parameters)
         else:
-            if not reason or not idempotency_key:
-                raise ValueError("retraining needs --reason and --idempotency-key")
-            extra = {"events_path": events} if events else {}
             outcome = pipeline_runs.run_retraining(settings, reason=reason, idempotency_key=idempotency_key,
-                                                   **gate, **extra)
+                                                   **parameters)
     console.print(outcome.describe())
     if outcome.validation_report:
         console.print(f"validation report: {outcome.validation_report}")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from components.serving.prediction_log import PredictionLog
-from shipyard import features, registry
+from shipyard import data, registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
 
@@ -20,7 +20,7 @@ SEED = 11  # the seed tests/platform_setup.py trains with: same customers in bas
 
 
 def logged_rows(settings: Settings, use_case: UseCase, events: pd.DataFrame, version: int = 1) -> pd.DataFrame:
-    offline = pd.read_parquet(features.offline_table_path(settings))
+    offline = data.read_table(settings, data.feature_table(use_case), use_case.timestamp)
     newest = offline.sort_values("event_timestamp").groupby(use_case.entity).tail(1)
     feature_names = [c for c in newest.columns if c not in (use_case.entity, "event_timestamp", "created_timestamp")]
     request = [f.name for f in use_case.request_fields]

@@ -7,7 +7,7 @@ from components.gate import gate_challenger
 from components.register import register_model
 from components.train import save_model, train_model
 from pipelines.runs import run_batch_scoring
-from shipyard import features, registry
+from shipyard import data, registry
 from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.integration
@@ -30,8 +30,8 @@ def test_registering_twice_creates_one_version_and_only_the_gate_moves_the_champ
 
     def register():
         return register_model(settings, str(tmp_path / "model.skops"), str(train_path), list(TYPES), TYPES,
-                              {"roc_auc": 0.9},
-                              {"model_family": "logistic_regression"}, "kfp-run-7", {"shipyard.trigger": "test"})
+                              {"roc_auc": 0.9}, {"model_family": "logistic_regression"}, "kfp-run-7",
+                              {"shipyard.trigger": "test"})
 
     first, second = register(), register()
     assert first.created and not second.created
@@ -40,8 +40,9 @@ def test_registering_twice_creates_one_version_and_only_the_gate_moves_the_champ
     assert registry.alias_version(settings, "fraud", registry.CHALLENGER) == first.version
     assert registry.alias_version(settings, "fraud", registry.CHAMPION) == champion  # registering never promotes
 
-    decision = gate_challenger(settings, "fraud", first.version, str(train_path), "is_fraud",
-                               {"roc_auc": 0.9, "pr_auc": 0.3}, min_roc_auc=0.999, min_pr_auc=0.0, tolerance=0.01)
+    decision = gate_challenger(settings, "fraud", first.version, str(train_path), str(train_path), "is_fraud",
+                               {"roc_auc": 0.9, "pr_auc": 0.3}, min_roc_auc=0.999, min_pr_auc=0.0, tolerance=0.01,
+                               max_reference_drop=0.05)
     assert not decision.promote and decision.reason == "rejected, champion unchanged: roc_auc 0.9000 < threshold 0.999"
     assert registry.alias_version(settings, "fraud", registry.CHAMPION) == champion
     tags = client.get_model_version("fraud", str(first.version)).tags
@@ -62,6 +63,6 @@ def test_batch_scoring_writes_scores_with_the_champion_version(use_trained_home,
     assert set(scores["model_version"]) == {champion} and set(scores["model_name"]) == {"fraud"}
     assert scores["score"].between(0, 1).all() and scores["score"].nunique() > 10
     assert list(scores["customer_id"]) == list(customers["customer_id"])  # row order kept
-    known = pd.read_parquet(features.offline_table_path(settings), columns=["customer_id"])["customer_id"]
+    known = data.read_table(settings, "customer_spend_stats", "event_timestamp", columns=["customer_id"])["customer_id"]
     assert scores.loc[0, "features_missing"]  # unknown entities score with zeros, flagged as in serving
     assert (scores["features_missing"] == ~scores["customer_id"].isin(set(known))).all()

@@ -23,6 +23,9 @@ def test_pipeline_registers_a_champion_with_lineage(use_trained_home):
     tags = run.data.tags
     assert tags["shipyard.feature_service"] == "fraud_model_v1"
     assert tags["shipyard.data_snapshot"].startswith("sha256:") and len(tags["shipyard.data_snapshot"]) == 71
+    training, evaluation = tags["shipyard.training_window"].split("/"), tags["shipyard.evaluation_window"].split("/")
+    assert training[1] == evaluation[0] < evaluation[1] < tags["shipyard.as_of"]  # windows end before as_of
+    assert {"reference_roc_auc", "reference_pr_auc", "holdout_rows", "reference_holdout_rows"} <= set(run.data.metrics)
     assert tags["shipyard.kfp_run_id"] and tags["shipyard.trigger"] == "training"
     assert tags["shipyard.git_commit"]
     assert model_version.tags["shipyard.kfp_run_id"] == tags["shipyard.kfp_run_id"]
@@ -47,12 +50,13 @@ def test_retraining_worse_than_the_champion_is_rejected_once_per_key(use_trained
     settings = use_trained_home
     client = registry.client(settings)
     champion = registry.resolve_version(settings, "fraud")
-    # Passes the absolute thresholds, loses to the champion on the same holdout.
+    # Passes the absolute thresholds, loses to the champion on the same holdouts.
     weak = dict(max_iter=2, max_leaf_nodes=2, min_roc_auc=0.5, min_pr_auc=0.0, tolerance=0.0)
     outcome = run_retraining(settings, reason="ShipyardFeatureDriftHigh: amount", idempotency_key="alert-42", **weak)
     assert outcome.status == "succeeded" and outcome.pipeline == "retraining"
     assert not outcome.promoted and outcome.previous_champion == champion == outcome.champion_version
-    assert f"worse than champion v{champion}" in outcome.gate and "champion unchanged" in outcome.gate
+    assert outcome.decision == "rejected" and f"champion v{champion}: roc_auc" in outcome.gate
+    assert "champion unchanged" in outcome.gate
     assert registry.alias_version(settings, "fraud", registry.CHAMPION) == champion
     assert registry.alias_version(settings, "fraud", registry.CHALLENGER) == outcome.version
     assert outcome.validation_report is not None and "PASSED" in outcome.validation_report.read_text()

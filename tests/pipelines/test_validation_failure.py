@@ -5,24 +5,28 @@ import pandas as pd
 import pytest
 
 from pipelines.runs import PipelineFailed, run_training
-from shipyard import features, registry
-from shipyard.data import events_path
+from shipyard import data, registry
 from tests.platform_setup import prepare_platform
+from usecases.fraud.data import START
 
 pytestmark = pytest.mark.integration
 
 
 def corrupt(settings) -> None:
-    """Negative amounts in the events; missing and stale customer features in the offline table."""
-    events = pd.read_parquet(events_path(settings))
-    events.loc[events.index[::200], "amount"] = -5.0
-    events.to_parquet(events_path(settings), index=False)
-    table_path = features.offline_table_path(settings)
-    table = pd.read_parquet(table_path)
-    table.loc[table.index[::25], "avg_amount_7d"] = np.nan
-    newest = table["event_timestamp"].max()
-    table = table[table["event_timestamp"] <= newest - pd.Timedelta(days=5)]  # the daily job stopped
-    table.to_parquet(table_path, index=False)
+    """A broken ingestion job: negative amounts in the events; missing customer features, and the daily
+    feature job stopped five days before the end of the evaluation window (which ends ~day 28)."""
+    for part in data.table_dir(settings, data.EVENTS).rglob("*.parquet"):
+        events = pd.read_parquet(part)
+        events.loc[events.index[::200], "amount"] = -5.0
+        events.to_parquet(part, index=False)
+    stopped = START + pd.Timedelta(days=23)
+    for part in data.table_dir(settings, "customer_spend_stats").rglob("*.parquet"):
+        if pd.Timestamp(part.parent.name.removeprefix("date="), tz="UTC") >= stopped:
+            part.unlink()
+            continue
+        table = pd.read_parquet(part)
+        table.loc[table.index[::25], "avg_amount_7d"] = np.nan
+        table.to_parquet(part, index=False)
 
 
 def test_corrupted_data_fails_validation_and_registers_nothing(shipyard_home):

@@ -1,12 +1,14 @@
 """Feast definitions of the fraud use case: the single feature contract of training and serving.
 
-The offline source path is relative: Shipyard opens the store with its repo path set to
-``$SHIPYARD_HOME/feast``, where ``shipyard data generate`` writes the table.
+The offline source path is a table of the offline store (``SHIPYARD_OFFLINE_STORE_URI``): a folder of
+day partitions (``date=YYYY-MM-DD/part-*.parquet``) that ingestion appends to. Shipyard resolves it
+under the store's root when it applies these definitions (shipyard/features.py).
 """
 
 from datetime import timedelta
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast.data_format import ParquetFormat
 from feast.types import Float64, Int64
 
 customer = Entity(
@@ -18,7 +20,12 @@ customer = Entity(
 
 customer_spend_source = FileSource(
     name="customer_spend_source",
-    path="data/customer_spend_stats.parquet",
+    # The folder itself, not a glob: Feast 0.67's DuckDB offline store hands the path to DuckDB's
+    # read_parquet, which reads every file of a partitioned folder (checked for point-in-time joins
+    # and TTL in tests/integration/test_features.py). A folder path needs the format said explicitly:
+    # Feast only infers Parquet from a ".parquet" suffix.
+    path="customer_spend_stats",
+    file_format=ParquetFormat(),
     timestamp_field="event_timestamp",
     created_timestamp_column="created_timestamp",
 )
