@@ -43,7 +43,8 @@ def validate_op(train_set: Input[Dataset], min_rows: int, skew_sample: int, max_
 
     # Features must be fresh where they are used: at the end of the newest window, not at as_of.
     features_needed_at = train_set.metadata["evaluation_window"].split("/")[1]
-    result = validate_dataset(Settings.from_env(component="pipeline"), train_set.path, list(train_set.metadata["feature_columns"]),
+    settings = Settings.from_env(component="pipeline")
+    result = validate_dataset(settings, train_set.path, list(train_set.metadata["feature_columns"]),
                               dict(train_set.metadata["feature_types"]), features_needed_at, min_rows=min_rows,
                               skew_sample=skew_sample, max_skew_share=max_skew_share)
     with open(report.path, "w") as out:

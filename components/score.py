@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipyard.settings import Settings
-
 
 @dataclass(frozen=True)
 class ScoringSummary:

@@ -5,8 +5,6 @@ from datetime import timedelta
 
 import pandas as pd
 
-from shipyard.settings import Settings
-
 CHECKS = ("schema", "types", "nulls", "ranges", "row count", "label balance", "freshness", "skew")
 
 

@@ -20,6 +20,7 @@ from string import Template
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+import pandas as pd
 import yaml
 
 from shipyard.settings import Settings, SettingsError, check_redis_url
