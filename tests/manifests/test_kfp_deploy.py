@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.unit
 
@@ -99,21 +100,27 @@ def test_recurring_run_passes_every_required_parameter_of_the_compiled_pipeline(
     assert Path(env["SHIPYARD_PIPELINE_PACKAGE"]).name == package.name
     arguments = json.loads(env["SHIPYARD_RECURRING_ARGUMENTS"])
     required = kfp_deploy.required_parameters(str(package))
-    assert required, "a pipeline without required parameters would make this test vacuous"
-    assert required <= set(arguments)
+    assert required <= set(arguments)  # the checker itself is shown to refuse a missing one below
     assert set(arguments) <= set(pipeline_parameters(package)), "an argument the pipeline does not have"
     assert kfp_deploy.run_arguments(str(package), env["SHIPYARD_RECURRING_ARGUMENTS"]) == arguments
 
 
 def test_deployer_refuses_arguments_without_a_required_parameter(kfp_deploy, tmp_path):
-    from pipelines.compile import compile_pipeline
+    """A pipeline with a parameter that has no default: the deployer refuses arguments lacking it.
 
-    package = str(compile_pipeline("training", tmp_path))
-    missing = sorted(kfp_deploy.required_parameters(package))
-    with pytest.raises(SystemExit, match="lacks the pipeline's required parameters " + ", ".join(missing)):
-        kfp_deploy.run_arguments(package, "{}")
+    The package holds only what KFP's IR says of the root's inputs (the part the deployer reads).
+    """
+    package = tmp_path / "needs-a-window.yaml"
+    package.write_text(yaml.safe_dump({"pipelineInfo": {"name": "needs-a-window"}, "root": {"inputDefinitions": {
+        "parameters": {"window": {"parameterType": "STRING"},
+                       "days": {"parameterType": "NUMBER_INTEGER", "defaultValue": 3, "isOptional": True}}}}}))
+    package = str(package)
+    assert kfp_deploy.required_parameters(package) == {"window"}
+    with pytest.raises(SystemExit, match="lacks the pipeline's required parameters window"):
+        kfp_deploy.run_arguments(package, '{"days": 4}')
+    assert kfp_deploy.run_arguments(package, '{"window": "7d"}') == {"window": "7d"}
     with pytest.raises(SystemExit, match="is not JSON"):
-        kfp_deploy.run_arguments(package, "{events_path")
+        kfp_deploy.run_arguments(package, "{window")
 
 
 def test_recurring_run_is_created_with_its_arguments(kfp_deploy):
