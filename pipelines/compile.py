@@ -21,11 +21,10 @@ OFFLINE_STORE_MOUNT = "/var/lib/shipyard/offline"
 def pipelines() -> dict:
     """Name -> pipeline function; imported on call, since defining pipelines loads kfp."""
     from pipelines.batch_scoring import batch_scoring_pipeline
-    from pipelines.retraining import retraining_pipeline
     from pipelines.training import training_pipeline
 
-    return {"training": training_pipeline, "retraining": retraining_pipeline,
-            "batch-scoring": batch_scoring_pipeline}
+    # Retraining is the training pipeline with trigger="retraining", a reason and an idempotency key.
+    return {"training": training_pipeline, "batch-scoring": batch_scoring_pipeline}
 
 
 def config_map_variables() -> dict[str, str]:

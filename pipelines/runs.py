@@ -132,7 +132,7 @@ def _submit_retraining(settings: Settings, started: TrainingOutcome, arguments: 
     from pipelines.submit import submit
 
     with tempfile.TemporaryDirectory() as tmp:
-        package = compile_pipeline("retraining", Path(tmp))
+        package = compile_pipeline("training", Path(tmp))
         run_id = submit(settings.kfp_host, package, arguments, experiment=f"{started.model_name}-retraining",
                         run_name=f"retraining-{started.idempotency_key}"[:100])
     return dataclasses.replace(started, status="submitted", run_id=run_id)

@@ -11,11 +11,9 @@ from shipyard_cli.main import app
 
 pytestmark = pytest.mark.unit
 
-PIPELINES = {"training": "shipyard-training", "retraining": "shipyard-retraining",
-             "batch-scoring": "shipyard-batch-scoring"}
+PIPELINES = {"training": "shipyard-training", "batch-scoring": "shipyard-batch-scoring"}
 # Steps reading state that changes between runs without a snapshot input must not be cached.
-UNCACHED = {"training": {"validate-op", "register-op", "gate-op"}, "retraining": {"validate-op", "register-op",
-                                                                                 "gate-op"},
+UNCACHED = {"training": {"build-training-set-op", "validate-op", "register-op", "gate-op"},
             "batch-scoring": {"score-op"}}
 
 
@@ -73,9 +71,9 @@ def test_training_parameters_are_typed(compiled):
     assert parameters["max_iter"]["parameterType"] == "NUMBER_INTEGER"
     assert parameters["model_family"]["parameterType"] == "STRING"
     assert parameters["data_snapshot"]["parameterType"] == "STRING"
-    retraining = _spec(compiled, "retraining")["root"]["inputDefinitions"]["parameters"]
-    assert {"reason", "idempotency_key"} <= set(retraining)
-    assert not retraining["reason"].get("isOptional") and not retraining["idempotency_key"].get("isOptional")
+    # Retraining is this pipeline started with a trigger, a reason and an idempotency key.
+    assert parameters["trigger"]["defaultValue"] == "training"
+    assert {"reason", "idempotency_key"} <= set(parameters)
 
 
 def test_training_dag_goes_through_validation_and_the_gate(compiled):

@@ -62,7 +62,7 @@ def kfp_server(monkeypatch, tmp_path):
 def test_submit_sends_the_compiled_spec_with_typed_parameters(kfp_server, tmp_path, shipyard_home):
     host, received = kfp_server
     result = CliRunner().invoke(app, ["pipeline", "submit", "training", "--host", host, "--experiment", "fraud-nightly",
-                                      "--param", "events_path=/data/events.parquet", "--param", "max_iter=50",
+                                      "--param", "as_of=2026-10-20T00:00:00+00:00", "--param", "max_iter=50",
                                       "--param", "min_roc_auc=0.85", "--package-dir", str(tmp_path / "compiled")])
     assert result.exit_code == 0, result.output
     assert "run run-7" in result.output
@@ -72,12 +72,12 @@ def test_submit_sends_the_compiled_spec_with_typed_parameters(kfp_server, tmp_pa
     # With a platform config (the environment), kfp.Client sends both specs side by side.
     assert run["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "shipyard-training"
     assert run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]
-    assert run["runtime_config"]["parameters"] == {"events_path": "/data/events.parquet", "max_iter": 50,
+    assert run["runtime_config"]["parameters"] == {"as_of": "2026-10-20T00:00:00+00:00", "max_iter": 50,
                                                    "min_roc_auc": 0.85}
 
 
 def test_parameters_are_checked_against_the_pipeline(tmp_path):
-    package = compile_pipeline("retraining", tmp_path)
+    package = compile_pipeline("training", tmp_path)
     assert typed_arguments(package, {"max_iter": "7", "tolerance": "0.02", "reason": "drift"}) == {
         "max_iter": 7, "tolerance": 0.02, "reason": "drift"}
     with pytest.raises(ValueError, match="pipeline has no parameter 'nonsense'"):
@@ -108,8 +108,8 @@ def test_retraining_with_a_kfp_host_is_submitted_once_per_key(kfp_server, shipya
     assert len(runs) == 1
     parameters = runs[0]["runtime_config"]["parameters"]
     assert parameters["reason"] == "ShipyardModelRecallLow" and parameters["idempotency_key"] == "alert-1"
-    assert parameters["max_iter"] == 30 and parameters["events_path"].endswith("transactions.parquet")
-    assert runs[0]["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "shipyard-retraining"
+    assert parameters["max_iter"] == 30 and parameters["trigger"] == "retraining"
+    assert runs[0]["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "shipyard-training"
 
 
 def test_submitted_retraining_passes_every_required_parameter_and_carries_its_environment(
@@ -123,20 +123,27 @@ def test_submitted_retraining_passes_every_required_parameter_and_carries_its_en
 
     host, received = kfp_server
     monkeypatch.setenv("SHIPYARD_KFP_HOST", host)
-    required = required_parameters(compile_pipeline("retraining", tmp_path))
-    assert required, "a pipeline without required parameters would make this test vacuous"
+    required = required_parameters(compile_pipeline("training", tmp_path))
     run_retraining(Settings.from_env(), reason="drift", idempotency_key="alert-2")
     [run] = [body for path, body in received if path.endswith("/runs")]
-    assert required <= set(run["runtime_config"]["parameters"])
+    sent = run["runtime_config"]["parameters"]
+    assert required <= set(sent)  # today none is required; check_arguments refusing a gap is tested below
+    assert {"trigger", "reason", "idempotency_key"} <= set(sent)
     # The compiled package's Kubernetes platform config travels with the run.
     assert "shipyard-settings" in yaml.safe_dump(run["pipeline_spec"])
 
 
 def test_submit_refuses_a_run_without_a_required_parameter(tmp_path):
+    """A package whose root has a parameter without default (what KFP's IR says of the root's inputs)."""
+    import yaml
+
     from pipelines.submit import check_arguments, required_parameters
 
-    package = compile_pipeline("training", tmp_path)
-    missing = sorted(required_parameters(package))
-    with pytest.raises(ValueError, match="the pipeline needs " + ", ".join(missing)):
-        check_arguments(package, {})
-    check_arguments(package, dict.fromkeys(missing, "x"))
+    package = tmp_path / "needs-a-window.yaml"
+    package.write_text(yaml.safe_dump({"pipelineInfo": {"name": "needs-a-window"}, "root": {"inputDefinitions": {
+        "parameters": {"window": {"parameterType": "STRING"},
+                       "days": {"parameterType": "NUMBER_INTEGER", "defaultValue": 3, "isOptional": True}}}}}))
+    assert required_parameters(package) == {"window"}
+    with pytest.raises(ValueError, match="the pipeline needs window"):
+        check_arguments(package, {"days": 4})
+    check_arguments(package, {"window": "7d"})

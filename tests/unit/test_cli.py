@@ -41,7 +41,7 @@ def test_data_generate_writes_baseline_and_feature_table(shipyard_home):
     result = run("data", "generate", "--rows", "500", "--seed", "3")
     assert result.exit_code == 0, result.output
     assert (shipyard_home.offline_store_path / "data" / "transactions.parquet").exists()
-    assert (shipyard_home.offline_store_path / "data" / "customer_spend_stats.parquet").exists()
+    assert list((shipyard_home.offline_store_path / "customer_spend_stats").glob("date=*/*.parquet"))
 
 
 def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
@@ -57,7 +57,7 @@ def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
     executors = spec["deploymentSpec"]["executors"]
     assert {e["container"]["image"] for e in executors.values()} == {"ghcr.io/shipyard-mlops/shipyard:0.1.0"}
     loaded = components.load_component_from_file(str(tmp_path / "training.yaml"))
-    assert {"events_path", "min_roc_auc", "model_family"} <= set(loaded.component_spec.inputs)
+    assert {"as_of", "training_days", "min_roc_auc", "model_family"} <= set(loaded.component_spec.inputs)
 
 
 def git(repo: Path, *args: str) -> str:
