@@ -118,8 +118,13 @@ def demo_prod(rows: int = typer.Option(20_000, min=2_000, help="Baseline events 
               alert_loop: bool = typer.Option(True, help="End with Prometheus + Alertmanager: drift alert "
                                               "firing and the retraining it starts.")):
     """The whole loop in the production shape: separate processes with empty homes, services only shared."""
+    import signal
+
     from shipyard.usecase import load_use_case
     from shipyard_cli.prod_demo import describe, run_prod_demo
+
+    # A SIGTERM unwinds like Ctrl-C: every server is stopped and the database dropped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     use_case = load_use_case(os.environ.get("SHIPYARD_USE_CASE", "fraud"))
     use_case.scenario(scenario)

@@ -40,6 +40,7 @@ def _env(tmp_path: Path, home: str, registry: str, redis_url: str) -> dict[str, 
     return {"SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(tmp_path / home),
             "SHIPYARD_FEAST_REGISTRY_URI": registry, "SHIPYARD_REDIS_URL": redis_url,
             "SHIPYARD_FEAST_PROJECT": "shipyard_backend_test",
+            "SHIPYARD_MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # read by the predictor, never called here
             "SHIPYARD_OFFLINE_STORE_URI": str(tmp_path / "offline")}
 
 
