@@ -47,7 +47,7 @@ def decide(candidate: dict[str, float], champion: dict[str, float] | None, *, mi
     compared metric, worse on none, and not worse on the reference holdout by more than
     ``max_reference_drop``. Within the tolerance on every metric the two are equal: no promotion.
 
-    ``intervals`` (metric -> 90% interval of challenger minus champion, from a paired bootstrap on the
+    ``intervals`` (metric -> 95% interval of challenger minus champion, from a paired bootstrap on the
     recent holdout) keep chance out: a gain whose interval reaches down to zero counts as equal. A
     small newest window (few positives) then promotes nothing rather than a lucky draw."""
     thresholds = {"roc_auc": min_roc_auc, "pr_auc": min_pr_auc}
@@ -74,7 +74,7 @@ def decide(candidate: dict[str, float], champion: dict[str, float] | None, *, mi
                             f"by more than tolerance {tolerance} on the recent holdout ({versus})",
                             champion_version, champion, moves)
     if not better:
-        chance = "; ".join(f"{name} gain within chance (90% interval {intervals[name][0]:+.4f} to "
+        chance = "; ".join(f"{name} gain within chance (95% interval {intervals[name][0]:+.4f} to "
                            f"{intervals[name][1]:+.4f})" for name in gains) if intervals else ""
         return GateDecision(EQUAL, f"equal, champion unchanged: within tolerance {tolerance} of the champion on "
                             f"the recent holdout{'; ' + chance if chance else ''} ({versus})", champion_version,
@@ -124,7 +124,7 @@ def gate_challenger(settings: Settings, model_name: str, candidate_version: int,
 
 def paired_bootstrap(truth: np.ndarray, challenger: np.ndarray, champion: np.ndarray, *, rounds: int = 200,
                      seed: int = 0) -> dict[str, tuple[float, float]]:
-    """90% interval of (challenger - champion) ROC AUC and PR AUC over resamples of the same rows."""
+    """95% interval of (challenger - champion) ROC AUC and PR AUC over resamples of the same rows."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     rng = np.random.default_rng(seed)
@@ -136,7 +136,7 @@ def paired_bootstrap(truth: np.ndarray, challenger: np.ndarray, champion: np.nda
             continue
         for name, metric in (("roc_auc", roc_auc_score), ("pr_auc", average_precision_score)):
             differences[name].append(metric(sample, challenger[rows]) - metric(sample, champion[rows]))
-    return {name: (float(np.quantile(values, 0.05)), float(np.quantile(values, 0.95)))
+    return {name: (float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975)))
             for name, values in differences.items()}
 
 

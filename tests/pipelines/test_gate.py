@@ -76,7 +76,7 @@ def test_a_gain_within_chance_is_equal_not_promoted():
     decision = decide(candidate, CHAMPION, champion_version=3, **LIMITS,
                       intervals={"roc_auc": (-0.02, 0.13), "pr_auc": (-0.10, 0.20)})
     assert decision.decision == "equal"
-    assert "roc_auc gain within chance (90% interval -0.0200 to +0.1300)" in decision.reason
+    assert "roc_auc gain within chance (95% interval -0.0200 to +0.1300)" in decision.reason
     sure = decide(candidate, CHAMPION, champion_version=3, **LIMITS,
                   intervals={"roc_auc": (0.01, 0.13), "pr_auc": (-0.10, 0.20)})
     assert sure.decision == "promoted" and sure.reason.startswith("promoted: roc_auc better")
