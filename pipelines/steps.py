@@ -9,6 +9,7 @@ reused for different inputs.
 from kfp import dsl
 
 from components.ops import build_training_set_op, evaluate_op, gate_op, register_op, train_op, validate_op
+from components.promote_op import add_promote_step
 
 
 def training_steps(*, events_path, data_snapshot, as_of, holdout_fraction, min_rows, skew_sample, max_skew_share,
@@ -41,4 +42,5 @@ def training_steps(*, events_path, data_snapshot, as_of, holdout_fraction, min_r
     gate.set_display_name("champion gate")
     gate.set_caching_options(False)  # reads the current champion
     gate.after(registration)
+    add_promote_step(gate, registration_task=registration, evaluation_task=evaluation)  # promotion is a commit
     return registration

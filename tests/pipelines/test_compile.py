@@ -14,8 +14,8 @@ pytestmark = pytest.mark.unit
 PIPELINES = {"training": "shipyard-training", "retraining": "shipyard-retraining",
              "batch-scoring": "shipyard-batch-scoring"}
 # Steps reading state that changes between runs without a snapshot input must not be cached.
-UNCACHED = {"training": {"validate-op", "register-op", "gate-op"}, "retraining": {"validate-op", "register-op",
-                                                                                 "gate-op"},
+UNCACHED = {"training": {"validate-op", "register-op", "gate-op", "promote-op"},
+            "retraining": {"validate-op", "register-op", "gate-op", "promote-op"},
             "batch-scoring": {"score-op"}}
 
 
