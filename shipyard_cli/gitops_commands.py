@@ -72,14 +72,16 @@ def rollback(env: str = typer.Option(..., help=ENV_HELP), model: str = typer.Opt
 def canary_verdict(env: str = typer.Option(..., help=ENV_HELP),
                    prometheus_url: str = typer.Option(..., help="Prometheus base URL."),
                    window: str = typer.Option("15m"), model: str = typer.Option(None, help=MODEL_HELP),
+                   min_requests: int = typer.Option(200, min=1, help="Canary requests needed before deciding."),
                    dry_run: bool = typer.Option(False, help="Decide, but commit nothing."),
                    branch: str = typer.Option(None), push: bool = typer.Option(False, "--push/--no-push"),
                    repo: Path = typer.Option(Path("."))):
     """Compare canary and stable (errors, latency, prediction drift) and commit promote or rollback."""
     from shipyard import gitops
 
+    thresholds = gitops.CanaryThresholds(min_requests=min_requests)
     verdict, info = gitops.run_canary_verdict(repo, env, prometheus_url, model=_model(model), window=window,
-                                              commit=not dry_run, branch=branch, push=push)
+                                              thresholds=thresholds, commit=not dry_run, branch=branch, push=push)
     console.print(f"verdict: {verdict.decision}")
     for reason in verdict.reasons:
         console.print(f"  - {reason}")
