@@ -35,6 +35,7 @@ class TrainingOutcome:
     idempotency_key: str | None = None
     error: str | None = None
     segment_metrics: dict[str, float] | None = None  # per value of each categorical input ("col.value.metric")
+    promotion: str | None = None  # what the promote step did in Git (pushed, already pinned, would commit)
 
     @property
     def promoted(self) -> bool:
@@ -171,7 +172,7 @@ def _run_local(settings: Settings, pipeline, name: str, events: Path | str | Non
                                                                        registry.CHAMPION),
         metrics={k: v for k, v in run_metrics.items() if "." not in k},
         segment_metrics={k: v for k, v in run_metrics.items() if "." in k},
-        gate=model_version.tags.get("shipyard.gate", ""),
+        gate=model_version.tags.get("shipyard.gate", ""), promotion=model_version.tags.get("shipyard.promotion"),
         validation_report=newest_artifact(settings.pipeline_root, before, VALIDATION_REPORT),
         run_id=model_version.tags.get("shipyard.kfp_run_id"))
 
