@@ -25,8 +25,7 @@ from shipyard.settings import Settings
 from shipyard_cli.main import app
 from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlflow_server, start_redis
 from tests.gitops.conftest import MODEL, git
-from tests.serving.conftest import run_predictor
-from tests.serving.platforms import copy_platform, delete_project_keys, new_project
+from tests.serving.platforms import copy_platform, new_project
 
 pytestmark = pytest.mark.integration
 
@@ -105,8 +104,7 @@ def canary_stack(trained_home: Settings, tmp_path: Path) -> Iterator[CanaryStack
     prometheus_binary = require_binary("prometheus")
     require_binary("redis-server")
     tracking_uri, stable, canary = registry_copy(trained_home, tmp_path / "registry-home")
-    started: list[ServerProcess] = []
-    project, redis_url = new_project(), None
+    started: list[ServerProcess] = []  # stopped in reverse order; the private Redis's data dies with tmp_path
     try:
         mlflow_port = free_port()  # the prod profile reaches MLflow over HTTP only
         started.append(start_mlflow_server(mlflow_port, tracking_uri, tmp_path / "mlflow.log"))
@@ -117,13 +115,21 @@ def canary_stack(trained_home: Settings, tmp_path: Path) -> Iterator[CanaryStack
 
         stable_platform = copy_platform(trained_home, tmp_path / "stable")
         stable_platform.env.update(SHIPYARD_MLFLOW_TRACKING_URI=tracking_uri, SHIPYARD_MODEL_VERSION=str(stable))
-        canary_platform = copy_platform(trained_home, tmp_path / "canary", redis_url, project)
+        canary_platform = copy_platform(trained_home, tmp_path / "canary", redis_url, new_project())
         canary_platform.env.update(SHIPYARD_MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}",
                                    SHIPYARD_MODEL_VERSION=str(canary))
-        stable_server, stable_url = run_predictor(stable_platform, tmp_path / "stable")
-        started.append(stable_server)
-        canary_server, canary_url = run_predictor(canary_platform, tmp_path / "canary")
-        started.append(canary_server)
+        # Both start at once (a predictor spends its start-up loading and checking the model), then
+        # each must answer its readiness probe.
+        predictors = {name: (platform, free_port()) for name, platform in
+                      (("stable", stable_platform), ("canary", canary_platform))}
+        urls = {}
+        for name, (platform, port) in predictors.items():
+            started.append(ServerProcess(["serve", "--port", str(port)], tmp_path / name / "serve.log",
+                                         platform.env).start())
+            urls[name] = f"http://127.0.0.1:{port}"
+        for server, url in zip(started[-2:], urls.values(), strict=True):
+            server.wait_until(http_ok(f"{url}/v1/models/{MODEL}"))
+        stable_url, canary_url = urls["stable"], urls["canary"]
 
         targets = [url.removeprefix("http://") for url in (stable_url, canary_url)]
         prometheus, prometheus_url = start_prometheus(prometheus_binary, tmp_path / "prometheus", targets)
@@ -132,8 +138,6 @@ def canary_stack(trained_home: Settings, tmp_path: Path) -> Iterator[CanaryStack
     finally:
         for server in reversed(started):
             server.stop()
-        if redis_url is not None and canary_redis.process.poll() is None:
-            delete_project_keys(redis_url, project)
 
 
 def verdict(stack: CanaryStack, checkout: Path, branch: str):
