@@ -27,11 +27,15 @@ from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlfl
 from tests.gitops.conftest import MODEL, git
 from tests.serving.platforms import copy_platform, new_project
 
-pytestmark = pytest.mark.integration
+# Five servers and, run alone, the session's training: more than the suite's default per-test budget.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 REQUEST = {"instances": [{"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}]}
 MIN_REQUESTS = 60  # canary requests the verdict needs (the CLI's --min-requests)
 WINDOW = "5m"  # longer than the test: every request sent is inside the verdict's window
+# An upper bound to catch a predictor that never gets ready, not a timing: start-up loads the model,
+# converts it to ONNX and checks it on reference rows, two at once on a shared 2-core machine.
+PREDICTOR_START_SECONDS = 300
 
 
 def require_binary(name: str) -> str:
@@ -128,7 +132,7 @@ def canary_stack(trained_home: Settings, tmp_path: Path) -> Iterator[CanaryStack
                                          platform.env).start())
             urls[name] = f"http://127.0.0.1:{port}"
         for server, url in zip(started[-2:], urls.values(), strict=True):
-            server.wait_until(http_ok(f"{url}/v1/models/{MODEL}"))
+            server.wait_until(http_ok(f"{url}/v1/models/{MODEL}"), timeout=PREDICTOR_START_SECONDS)
         stable_url, canary_url = urls["stable"], urls["canary"]
 
         targets = [url.removeprefix("http://") for url in (stable_url, canary_url)]
