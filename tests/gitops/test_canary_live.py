@@ -1,15 +1,17 @@
 """`shipyard canary verdict` on real signals: a real Prometheus scraping two real predictor processes.
 
-The stable predictor serves version 1 (SQLite online store); the canary serves version 2 (the same
-trained model registered again) in the prod profile, on its own Redis. First both are healthy and the
-verdict promotes the canary (traffic to 100%, by commit). Then the canary's Redis is stopped, a real
-fault: it answers 503s, Prometheus counts them, and the verdict rolls the canary back by commit.
+The stable predictor serves the champion; the canary serves a second version (the same trained model
+registered again), each over its own copy of the online store. First both are healthy and the verdict
+promotes the canary (traffic to 100%, by commit). Then the canary's online store loses its feature
+table (a real fault, as after a store teardown): the canary answers 503s, Prometheus counts them, and
+the verdict rolls the canary back by commit.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,11 +25,11 @@ from typer.testing import CliRunner
 from shipyard import gitops
 from shipyard.settings import Settings
 from shipyard_cli.main import app
-from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlflow_server, start_redis
+from shipyard_cli.processes import ServerProcess, free_port, http_ok
 from tests.gitops.conftest import MODEL, git
-from tests.serving.platforms import copy_platform, new_project
+from tests.serving.platforms import copy_platform
 
-# Five servers and, run alone, the session's training: more than the suite's default per-test budget.
+# Three servers and, run alone, the session's training: more than the suite's default per-test budget.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 REQUEST = {"instances": [{"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}]}
@@ -100,48 +102,42 @@ class CanaryStack:
     canary_url: str
     stable: int
     canary: int
-    canary_redis: ServerProcess
+    canary_home: Path
 
 
 @pytest.fixture()
 def canary_stack(trained_home: Settings, tmp_path: Path) -> Iterator[CanaryStack]:
     prometheus_binary = require_binary("prometheus")
-    require_binary("redis-server")
     tracking_uri, stable, canary = registry_copy(trained_home, tmp_path / "registry-home")
-    started: list[ServerProcess] = []  # stopped in reverse order; the private Redis's data dies with tmp_path
+    started: list[ServerProcess] = []  # stopped in reverse order
     try:
-        mlflow_port = free_port()  # the prod profile reaches MLflow over HTTP only
-        started.append(start_mlflow_server(mlflow_port, tracking_uri, tmp_path / "mlflow.log"))
-        redis_port = free_port()
-        canary_redis = start_redis(redis_port, tmp_path / "redis" / "redis.log")
-        started.append(canary_redis)
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
-
-        stable_platform = copy_platform(trained_home, tmp_path / "stable")
-        stable_platform.env.update(SHIPYARD_MLFLOW_TRACKING_URI=tracking_uri, SHIPYARD_MODEL_VERSION=str(stable))
-        canary_platform = copy_platform(trained_home, tmp_path / "canary", redis_url, new_project())
-        canary_platform.env.update(SHIPYARD_MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}",
-                                   SHIPYARD_MODEL_VERSION=str(canary))
-        # Both start at once (a predictor spends its start-up loading and checking the model), then
-        # each must answer its readiness probe.
-        predictors = {name: (platform, free_port()) for name, platform in
-                      (("stable", stable_platform), ("canary", canary_platform))}
         urls = {}
-        for name, (platform, port) in predictors.items():
+        for name, version in (("stable", stable), ("canary", canary)):
+            platform = copy_platform(trained_home, tmp_path / name)
+            platform.env.update(SHIPYARD_MLFLOW_TRACKING_URI=tracking_uri, SHIPYARD_MODEL_VERSION=str(version))
+            port = free_port()
             started.append(ServerProcess(["serve", "--port", str(port)], tmp_path / name / "serve.log",
-                                         platform.env).start())
+                                         platform.env).start())  # both start at once, then both must be ready
             urls[name] = f"http://127.0.0.1:{port}"
-        for server, url in zip(started[-2:], urls.values(), strict=True):
+        for server, url in zip(started, urls.values(), strict=True):
             server.wait_until(http_ok(f"{url}/v1/models/{MODEL}"), timeout=PREDICTOR_START_SECONDS)
-        stable_url, canary_url = urls["stable"], urls["canary"]
-
-        targets = [url.removeprefix("http://") for url in (stable_url, canary_url)]
+        targets = [url.removeprefix("http://") for url in urls.values()]
         prometheus, prometheus_url = start_prometheus(prometheus_binary, tmp_path / "prometheus", targets)
         started.append(prometheus)
-        yield CanaryStack(prometheus_url, stable_url, canary_url, stable, canary, canary_redis)
+        yield CanaryStack(prometheus_url, urls["stable"], urls["canary"], stable, canary, tmp_path / "canary")
     finally:
         for server in reversed(started):
             server.stop()
+
+
+def drop_feature_tables(home: Path) -> list[str]:
+    """Drop the feature view tables from a predictor's SQLite online store (the predictor keeps running)."""
+    with sqlite3.connect(home / "feast" / "online_store.db") as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                  if "customer_spend_stats" in name]
+        for name in tables:
+            db.execute(f'DROP TABLE "{name}"')
+    return tables
 
 
 def verdict(stack: CanaryStack, checkout: Path, branch: str):
@@ -173,8 +169,8 @@ def test_healthy_canary_is_promoted_and_an_erroring_canary_rolled_back(canary_st
     rolled_out = git(checkout, "show", "canary-healthy:manifests/overlays/prod/canary.yaml")
     assert "canaryTrafficPercent: 100" in rolled_out and f"canaryTrafficPercent: {armed}\n" not in rolled_out
 
-    # A real fault: the canary's Redis goes away, the canary answers 503, the verdict rolls it back.
-    stack.canary_redis.stop()
+    # A real fault: the canary's online store loses its table, the canary answers 503, the verdict rolls it back.
+    assert drop_feature_tables(stack.canary_home)
     codes = send(stack.canary_url, MIN_REQUESTS)
     assert codes.count(503) == MIN_REQUESTS, codes
     assert set(send(stack.stable_url, MIN_REQUESTS)) == {200}
