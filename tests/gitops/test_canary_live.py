@@ -73,6 +73,7 @@ def start_prometheus(binary: str, workdir: Path, targets: list[str]) -> tuple[Se
     port = free_port()
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
               "scrape_configs": [{"job_name": "shipyard-predictor", "static_configs": [{"targets": targets}]}]}
+    workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     args = [f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}"]

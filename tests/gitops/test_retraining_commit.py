@@ -13,7 +13,8 @@ from shipyard.settings import Settings
 from tests.gitops.conftest import MODEL, git
 from tests.platform_setup import prepare_platform
 
-pytestmark = pytest.mark.e2e
+# A whole platform set-up and pipeline run: more than the suite's default per-test budget.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 
 def test_a_retraining_the_gate_promotes_is_pushed_as_one_commit(mlflow_registry, bare_remote, monkeypatch):
