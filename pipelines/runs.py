@@ -36,6 +36,7 @@ class TrainingOutcome:
     segment_metrics: dict[str, float] | None = None  # per value of each categorical input ("col.value.metric")
     decision: str | None = None  # the gate's: promoted | rejected | equal
     windows: dict[str, str] | None = None  # as_of, training_window, evaluation_window, data_snapshot
+    promotion: str | None = None  # what the promote step did in Git (pushed, already pinned, would commit)
 
     @property
     def promoted(self) -> bool:
@@ -182,7 +183,7 @@ def _run_local(settings: Settings, name: str, parameters: dict) -> TrainingOutco
                                                                        registry.CHAMPION),
         metrics={k: v for k, v in run_metrics.items() if "." not in k},
         segment_metrics={k: v for k, v in run_metrics.items() if "." in k},
-        gate=model_version.tags.get("shipyard.gate", ""),
+        gate=model_version.tags.get("shipyard.gate", ""), promotion=model_version.tags.get("shipyard.promotion"),
         decision=model_version.tags.get("shipyard.gate.decision"),
         windows={k: model_version.tags[f"shipyard.{k}"] for k in WINDOW_KEYS if f"shipyard.{k}" in model_version.tags},
         validation_report=newest_artifact(settings.pipeline_root, before, VALIDATION_REPORT),

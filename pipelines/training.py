@@ -14,6 +14,7 @@ registry) have KFP caching turned off, so a cached result is never reused for di
 from kfp import dsl
 
 from components.ops import build_training_set_op, evaluate_op, gate_op, register_op, train_op, validate_op
+from components.promote_op import add_promote_step
 
 
 @dsl.pipeline(name="shipyard-training",
@@ -79,6 +80,5 @@ def training_pipeline(
     gate.set_display_name("champion gate")
     gate.set_caching_options(False)  # reads the current champion
     gate.after(registration)
-    # The promote step goes here: it takes gate.outputs["decision"], ["promoted_version"], ["metrics"]
-    # and ["reason"].
+    add_promote_step(gate, registration_task=registration, evaluation_task=evaluation)  # promotion is a commit
     return registration.outputs["Output"]

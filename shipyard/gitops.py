@@ -4,18 +4,25 @@
 commits that single line on a branch; `rollback` does the same with the previous version; the
 canary verdict compares canary and stable on Prometheus signals and commits promote (canary traffic
 to 100) or rollback. Argo CD applies whatever lands on main. Git is driven through its CLI.
+
+Commits are made in a temporary worktree (or, for the pipeline, a temporary clone), never in the
+user's checkout: the branch appears in the repository, the checked-out branch and files stay as
+they were. Promoting the version a branch already pins is a no-op (`CommitInfo.changed` False).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+import shutil
 import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,6 +33,7 @@ _VERSION_LINE = re.compile(r'^(?P<head>\s*SHIPYARD_MODEL_VERSION:\s*)"(?P<v>\d+)
 _MODEL_LINE = re.compile(r'^\s*SHIPYARD_MODEL_NAME:\s*"?(?P<m>[\w.-]+)"?\s*$', re.M)
 _CANARY_LINE = re.compile(r"^(?P<head>\s*canaryTrafficPercent:\s*)(?P<p>\d+)(?P<tail>.*)$", re.M)
 _CANARY_ARMED = re.compile(r"^#\s*shipyard:canary-percent=(?P<p>\d+)\s*$", re.M)
+_BOT_IDENTITY = ["-c", "user.name=Shipyard", "-c", "user.email=shipyard@users.noreply.github.com"]
 
 
 class GitOpsError(RuntimeError):
@@ -34,7 +42,7 @@ class GitOpsError(RuntimeError):
 
 @dataclass(frozen=True)
 class CommitInfo:
-    sha: str
+    sha: str  # the new commit, or the branch tip that already pins the version (changed False)
     branch: str
     env: str
     path: str  # the overlay file changed, relative to the repository root
@@ -43,6 +51,14 @@ class CommitInfo:
     message: str
     preceding: tuple[str, ...] = ()  # e.g. the canary re-arm commit made before a promotion
     pushed: bool = False
+    changed: bool = True  # False: the branch already pinned this value, nothing was committed
+
+    def describe(self) -> str:
+        if not self.changed:
+            return (f"{self.path} on {self.branch} already pins {self.new_value}: nothing to commit "
+                    f"({self.sha[:12]})")
+        return (f"committed {self.path}: {self.old_value} -> {self.new_value} on branch {self.branch} "
+                f"({self.sha[:12]}){' and pushed' if self.pushed else ''}")
 
 
 # --- git plumbing -------------------------------------------------------------------------------
@@ -59,29 +75,55 @@ def _identity(repo: Path) -> list[str]:
     """Commit as the configured user; fall back to a bot identity (CI, pipeline pods)."""
     probe = subprocess.run(["git", "-C", str(repo), "config", "user.email"],
                            capture_output=True, text=True, check=False)
-    if probe.stdout.strip():
-        return []
-    return ["-c", "user.name=Shipyard", "-c", "user.email=shipyard@users.noreply.github.com"]
+    return [] if probe.stdout.strip() else _BOT_IDENTITY
 
 
-def _switch_to(repo: Path, branch: str) -> None:
-    current = _git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
-    if current != branch:
-        _git(repo, "switch", "-c", branch)
+def _has_branch(repo: Path, branch: str) -> bool:
+    return bool(_git(repo, "branch", "--list", branch).strip())
 
 
-def _commit_one_line(repo: Path, rel: Path, text: str, message: str, branch: str) -> str:
-    """Write `text` to `rel` and commit that file alone on `branch`; return the commit sha."""
+def _checked_out(repo: Path) -> str:
+    return _git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+
+
+@contextmanager
+def _worktree(repo: Path, branch: str) -> Iterator[Path]:
+    """A temporary worktree on `branch` (created from HEAD when new); the user's checkout is untouched.
+
+    A new branch that got no commit is deleted again, so a no-op leaves nothing behind.
+    """
+    if _checked_out(repo) == branch:
+        raise GitOpsError(f"branch {branch!r} is checked out in {repo}; promotions commit on another "
+                          "branch without touching your checkout: pass a different --branch")
+    created = not _has_branch(repo, branch)
+    start = _git(repo, "rev-parse", "HEAD").strip()
+    tmp = Path(tempfile.mkdtemp(prefix="shipyard-gitops-"))
+    path = tmp / "worktree"
+    _git(repo, "worktree", "add", "-q", *(["-b", branch] if created else []), str(path),
+         *([start] if created else [branch]))
+    try:
+        yield path
+    finally:
+        _git(repo, "worktree", "remove", "--force", str(path))
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created and _git(repo, "rev-parse", branch).strip() == start:
+            _git(repo, "branch", "-q", "-D", branch)
+
+
+def _refuse_if_dirty(repo: Path, rel: Path) -> None:
     if _git(repo, "status", "--porcelain", "--", str(rel)).strip():
         raise GitOpsError(f"{rel} has uncommitted changes; commit or discard them first")
-    _switch_to(repo, branch)
-    (repo / rel).write_text(text)
-    _git(repo, *_identity(repo), "commit", "-q", "-F", "-", "--", str(rel), stdin=message)
-    return _git(repo, "rev-parse", "HEAD").strip()
+
+
+def _commit_one_line(worktree: Path, rel: Path, text: str, message: str) -> str:
+    """Write `text` to `rel` in `worktree` and commit that file alone; return the commit sha."""
+    (worktree / rel).write_text(text)
+    _git(worktree, *_identity(worktree), "commit", "-q", "-F", "-", "--", str(rel), stdin=message)
+    return _git(worktree, "rev-parse", "HEAD").strip()
 
 
 def _push(repo: Path, remote: str, branch: str) -> None:
-    _git(repo, "push", "-q", "-u", remote, branch)
+    _git(repo, "push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")
 
 
 # --- overlay files ------------------------------------------------------------------------------
@@ -114,8 +156,13 @@ def _check_model(text: str, model: str, where: str) -> None:
         raise GitOpsError(f"{where} pins model {found['m']!r}, not {model!r}")
 
 
-def version_history(repo_dir: Path | str, env: str) -> list[int]:
-    """Versions deployed to `env`, oldest first, with rolled-back ones removed.
+def _ref_of(repo: Path, branch: str | None) -> str:
+    """Where an existing branch's history is read from: the branch when it exists, else HEAD."""
+    return branch if branch and _has_branch(repo, branch) else "HEAD"
+
+
+def version_history(repo_dir: Path | str, env: str, ref: str = "HEAD") -> list[int]:
+    """Versions deployed to `env` at `ref`, oldest first, with rolled-back ones removed.
 
     Replays the commits that touched the overlay's version line: a promotion pushes, a rollback
     (trailer `Shipyard-Action: rollback`, or an untagged return to the previous value such as a
@@ -123,7 +170,7 @@ def version_history(repo_dir: Path | str, env: str) -> list[int]:
     """
     repo, rel = Path(repo_dir), version_file(env)
     log = _git(repo, "log", "--reverse", "--format=%H%x00%(trailers:key=Shipyard-Action,valueonly)%x1e",
-               "--", str(rel))
+               ref, "--", str(rel))
     stack: list[int] = []
     for record in filter(str.strip, log.split("\x1e")):
         sha, action = (part.strip() for part in record.split("\x00"))
@@ -159,83 +206,130 @@ def read_canary_percent(repo_dir: Path | str, env: str) -> tuple[int, int] | Non
 
 # --- commit messages ----------------------------------------------------------------------------
 
-def _message(action: str, env: str, model: str, old: int, new: int, *, title: str,
-             metrics: Mapping[str, float] | None, run_id: str | None, reason: str | None) -> str:
+def commit_message(action: str, env: str, model: str, old: int | None, new: int, *, title: str,
+                   metrics: Mapping[str, float] | None = None, run_id: str | None = None,
+                   reason: str | None = None) -> str:
+    """The message of a version commit: what moved, the evidence, and machine-readable trailers."""
     metric_text = ", ".join(f"{k}={v:.4g}" for k, v in sorted((metrics or {}).items())) or "n/a"
-    body = [f"Model: {model}", f"Version: {new} (previously {old})", f"Environment: {env}",
+    previous = "unknown" if old is None else old
+    body = [f"Model: {model}", f"Version: {new} (previously {previous})", f"Environment: {env}",
             f"Pipeline run: {run_id or 'n/a'}", f"Metrics: {metric_text}"]
     if reason:
         body.append(f"Reason: {reason}")
     trailers = [f"Shipyard-Action: {action}", f"Shipyard-Env: {env}", f"Shipyard-Model: {model}",
-                f"Shipyard-Version: {new}", f"Shipyard-Previous-Version: {old}"]
+                f"Shipyard-Version: {new}", f"Shipyard-Previous-Version: {previous}"]
     if run_id:
         trailers.append(f"Shipyard-Pipeline-Run: {run_id}")
     return f"{title}\n\n" + "\n".join(body) + "\n\n" + "\n".join(trailers) + "\n"
 
 
+def promotion_title(env: str, model: str, version: int) -> str:
+    return f"promote({env}): {model} v{version}"
+
+
+def review_branch(env: str, model: str, version: int) -> str:
+    return f"promote/{env}/{model}-v{version}"
+
+
 # --- promotion and rollback ---------------------------------------------------------------------
 
-def _set_version(repo: Path, env: str, version: int, *, action: str, title: str, model: str,
-                 metrics: Mapping[str, float] | None, run_id: str | None, reason: str | None,
-                 branch: str, push: bool, remote: str, preceding: tuple[str, ...] = ()) -> CommitInfo:
+def _set_version(worktree: Path, env: str, version: int, *, action: str, title: str, model: str,
+                 metrics: Mapping[str, float] | None, run_id: str | None,
+                 reason: str | None) -> tuple[str, int, str]:
     rel = version_file(env)
-    text = (repo / rel).read_text()
-    _check_model(text, model, str(rel))
+    text = (worktree / rel).read_text()
     old = _parse_version(text, str(rel))
-    if old == version:
-        raise GitOpsError(f"{env} already serves {model} version {version}")
-    message = _message(action, env, model, old, version, title=title, metrics=metrics,
-                       run_id=run_id, reason=reason)
-    sha = _commit_one_line(repo, rel, _with_version(text, version), message, branch)
-    if push:
-        _push(repo, remote, branch)
-    return CommitInfo(sha, branch, env, str(rel), old, version, message, preceding, push)
+    message = commit_message(action, env, model, old, version, title=title, metrics=metrics,
+                             run_id=run_id, reason=reason)
+    return _commit_one_line(worktree, rel, _with_version(text, version), message), old, message
 
 
-def promote(repo_dir: Path | str, env: str, version: int, *, model: str = "fraud",
+def _pinned(worktree: Path, env: str, model: str) -> int:
+    rel = version_file(env)
+    text = (worktree / rel).read_text()
+    _check_model(text, model, str(rel))
+    return _parse_version(text, str(rel))
+
+
+def promote(repo_dir: Path | str, env: str, version: int, *, model: str,
             metrics: Mapping[str, float] | None = None, run_id: str | None = None,
-            branch: str | None = None, push: bool = False, remote: str = "origin") -> CommitInfo:
+            reason: str | None = None, branch: str | None = None, push: bool = False,
+            remote: str = "origin") -> CommitInfo:
     """Pin `version` in `env`'s overlay and commit it (one-line diff) on `branch`.
 
-    In a canary environment whose last canary was rolled out (traffic 100), the canary percent is
-    first re-armed in its own one-line commit, so the new version starts as a canary again.
+    The branch starts from HEAD when it does not exist yet. When it already pins `version`, nothing
+    is committed (`changed` False). In a canary environment whose last canary was rolled out
+    (traffic 100), the canary percent is first re-armed in its own one-line commit, so the new
+    version starts as a canary again.
     """
-    repo = Path(repo_dir)
+    repo, rel = Path(repo_dir), version_file(env)
     if version < 1:
         raise GitOpsError(f"model versions start at 1, got {version}")
-    if read_version(repo, env) == version:  # checked before any commit, re-arm included
-        raise GitOpsError(f"{env} already serves {model} version {version}")
-    branch = branch or f"promote/{env}/{model}-v{version}"
-    preceding: tuple[str, ...] = ()
-    canary = read_canary_percent(repo, env)
-    if canary and canary[0] != canary[1]:
-        rearm = _set_canary(repo, env, canary[1], model=model, branch=branch,
-                            title=f"canary({env}): re-arm {canary[1]}% before {model} v{version}")
-        preceding = (rearm,)
-    return _set_version(repo, env, version, action="promote", model=model, metrics=metrics,
-                        run_id=run_id, reason=None, branch=branch, push=push, remote=remote,
-                        title=f"promote({env}): {model} v{version}", preceding=preceding)
+    _refuse_if_dirty(repo, rel)
+    branch = branch or review_branch(env, model, version)
+    with _worktree(repo, branch) as worktree:
+        current = _pinned(worktree, env, model)
+        if current == version:
+            tip = _git(worktree, "rev-parse", "HEAD").strip()
+            info = CommitInfo(tip, branch, env, str(rel), current, version, "", changed=False)
+        else:
+            preceding: tuple[str, ...] = ()
+            canary = read_canary_percent(worktree, env)
+            if canary and canary[0] != canary[1]:
+                preceding = (_set_canary(worktree, env, canary[1], model=model,
+                                         title=f"canary({env}): re-arm {canary[1]}% before {model} v{version}"),)
+            sha, old, message = _set_version(worktree, env, version, action="promote", model=model,
+                                             metrics=metrics, run_id=run_id, reason=reason,
+                                             title=promotion_title(env, model, version))
+            info = CommitInfo(sha, branch, env, str(rel), old, version, message, preceding)
+    if push and _has_branch(repo, branch):  # a no-op on a new branch leaves no branch to push
+        _push(repo, remote, branch)
+        info = dataclasses.replace(info, pushed=True)
+    return info
 
 
-def rollback(repo_dir: Path | str, env: str, *, model: str = "fraud", reason: str | None = None,
+def rollback(repo_dir: Path | str, env: str, *, model: str, reason: str | None = None,
              branch: str | None = None, push: bool = False, remote: str = "origin") -> CommitInfo:
     """Pin the version `env` served before the current one (one-line diff) and commit it."""
-    repo = Path(repo_dir)
-    history = version_history(repo, env)
-    if len(history) < 2 or history[-1] != read_version(repo, env):
+    repo, rel = Path(repo_dir), version_file(env)
+    _refuse_if_dirty(repo, rel)
+    history = version_history(repo, env, _ref_of(repo, branch))
+    if len(history) < 2:
         raise GitOpsError(f"{env} has no earlier committed version to roll back to")
-    target = history[-2]
-    return _set_version(repo, env, target, action="rollback", model=model, metrics=None,
-                        run_id=None, reason=reason, branch=branch or f"rollback/{env}/{model}-v{target}",
-                        push=push, remote=remote, title=f"rollback({env}): {model} v{target}")
+    branch = branch or f"rollback/{env}/{model}-v{history[-2]}"
+    with _worktree(repo, branch) as worktree:
+        history = version_history(worktree, env)  # where the commit is made
+        current = _pinned(worktree, env, model)
+        if len(history) < 2 or history[-1] != current:
+            raise GitOpsError(f"{env} has no earlier committed version to roll back to")
+        target = history[-2]
+        sha, old, message = _set_version(worktree, env, target, action="rollback", model=model,
+                                         metrics=None, run_id=None, reason=reason,
+                                         title=f"rollback({env}): {model} v{target}")
+    if push:
+        _push(repo, remote, branch)
+    return CommitInfo(sha, branch, env, str(rel), old, target, message, (), push)
 
 
-def promote_in_clone(remote_url: str, env: str, version: int, *, base_branch: str = "main",
-                     **kwargs: object) -> CommitInfo:
-    """The pipeline's promote step: clone `remote_url`, promote, push the branch for review."""
+def promote_in_clone(remote_url: str, env: str, version: int, *, model: str, base_branch: str = "main",
+                     branch: str | None = None, metrics: Mapping[str, float] | None = None,
+                     run_id: str | None = None, reason: str | None = None) -> CommitInfo:
+    """The pipeline's promote step: clone `remote_url`, commit the pin, push it.
+
+    `branch` defaults to a review branch; `branch == base_branch` pushes to the branch Argo CD
+    follows. A branch that already exists on the remote is continued, so a re-run that finds the
+    version pinned there pushes nothing.
+    """
+    branch = branch or review_branch(env, model, version)
     with tempfile.TemporaryDirectory(prefix="shipyard-promote-") as tmp:
-        _git(Path(tmp), "clone", "-q", "--branch", base_branch, remote_url, "repo")
-        return promote(Path(tmp) / "repo", env, version, push=True, **kwargs)  # type: ignore[arg-type]
+        clone = Path(tmp) / "repo"
+        _git(Path(tmp), "clone", "-q", "--branch", base_branch, remote_url, str(clone))
+        _git(clone, "checkout", "-q", "--detach")  # so any branch, the base included, can be worked on
+        if branch != base_branch and _git(clone, "branch", "-r", "--list", f"origin/{branch}").strip():
+            _git(clone, "branch", "-q", branch, f"origin/{branch}")
+        info = promote(clone, env, version, model=model, metrics=metrics, run_id=run_id, reason=reason,
+                       branch=branch, push=True, remote="origin")
+    return info
 
 
 # --- canary -------------------------------------------------------------------------------------
@@ -324,60 +418,67 @@ def query_canary_signals(prometheus_url: str, *, model: str, version: int, windo
     return CanarySignals(**values)
 
 
-def _set_canary(repo: Path, env: str, percent: int, *, model: str, branch: str, title: str,
+def _set_canary(worktree: Path, env: str, percent: int, *, model: str, title: str,
                 reason: str | None = None) -> str:
     rel = _canary_file(env)
-    text = (repo / rel).read_text()
+    text = (worktree / rel).read_text()
     new = _CANARY_LINE.sub(lambda m: f"{m['head']}{percent}{m['tail']}", text, count=1)
     trailers = f"Shipyard-Action: canary\nShipyard-Env: {env}\nShipyard-Model: {model}\n"
     message = f"{title}\n\n" + (f"Reason: {reason}\n\n" if reason else "") + trailers
-    return _commit_one_line(repo, rel, new, message, branch)
+    return _commit_one_line(worktree, rel, new, message)
 
 
-def apply_verdict(repo_dir: Path | str, env: str, verdict: Verdict, *, model: str = "fraud",
+def apply_verdict(repo_dir: Path | str, env: str, verdict: Verdict, *, model: str,
                   branch: str | None = None, push: bool = False,
                   remote: str = "origin") -> CommitInfo | None:
     """Commit the verdict: promote = canary traffic to 100%, rollback = previous version.
 
-    Returns None for "wait" (nothing to commit).
+    Returns None for "wait" (nothing to commit); a canary already at 100% is a no-op.
     """
     repo = Path(repo_dir)
-    version = read_version(repo, env)
     reason = "; ".join(verdict.reasons)
     if verdict.decision == "wait":
         return None
     if verdict.decision == "rollback":
         return rollback(repo, env, model=model, reason=f"canary verdict: {reason}",
                         branch=branch, push=push, remote=remote)
-    canary = read_canary_percent(repo, env)
-    if canary is None or canary[0] == 100:
-        raise GitOpsError(f"{env} has no canary in progress")
+    rel = _canary_file(env)
+    _refuse_if_dirty(repo, rel)
+    version = _parse_version(_git(repo, "show", f"{_ref_of(repo, branch)}:{version_file(env)}"),
+                             str(version_file(env)))
     branch = branch or f"canary/{env}/{model}-v{version}-rollout"
-    sha = _set_canary(repo, env, 100, model=model, branch=branch, reason=reason,
-                      title=f"canary({env}): roll out {model} v{version} to 100%")
+    with _worktree(repo, branch) as worktree:
+        canary = read_canary_percent(worktree, env)
+        if canary is None:
+            raise GitOpsError(f"{env} runs without a canary ({rel} is absent)")
+        if canary[0] == 100:
+            return CommitInfo(_git(worktree, "rev-parse", "HEAD").strip(), branch, env, str(rel), 100, 100,
+                              "", changed=False)
+        sha = _set_canary(worktree, env, 100, model=model, reason=reason,
+                          title=f"canary({env}): roll out {model} v{version} to 100%")
+        message = _git(worktree, "log", "-1", "--format=%B").strip() + "\n"
     if push:
         _push(repo, remote, branch)
-    message = _git(repo, "log", "-1", "--format=%B").strip() + "\n"
-    return CommitInfo(sha, branch, env, str(_canary_file(env)), canary[0], 100, message, (), push)
+    return CommitInfo(sha, branch, env, str(rel), canary[0], 100, message, (), push)
 
 
-def canary_versions(repo_dir: Path | str, env: str) -> tuple[int, int]:
-    """(stable, canary) model versions of `env`, from the overlay's history."""
-    history = version_history(repo_dir, env)
+def canary_versions(repo_dir: Path | str, env: str, ref: str = "HEAD") -> tuple[int, int]:
+    """(stable, canary) model versions of `env` at `ref`, from the overlay's history."""
+    history = version_history(repo_dir, env, ref)
     if len(history) < 2:
         raise GitOpsError(f"{env} has no earlier version to compare the canary with")
     return history[-2], history[-1]
 
 
-def run_canary_verdict(repo_dir: Path | str, env: str, prometheus_url: str, *,
-                       model: str = "fraud", window: str = "15m",
-                       thresholds: CanaryThresholds = CanaryThresholds(),
+def run_canary_verdict(repo_dir: Path | str, env: str, prometheus_url: str, *, model: str,
+                       window: str = "15m", thresholds: CanaryThresholds = CanaryThresholds(),
                        commit: bool = True, branch: str | None = None,
                        push: bool = False) -> tuple[Verdict, CommitInfo | None]:
     """`shipyard canary verdict`: query both versions, decide, and commit the decision."""
-    stable_version, canary_version = canary_versions(repo_dir, env)
+    repo = Path(repo_dir)
+    stable_version, canary_version = canary_versions(repo, env, _ref_of(repo, branch))
     canary = query_canary_signals(prometheus_url, model=model, version=canary_version, window=window)
     stable = query_canary_signals(prometheus_url, model=model, version=stable_version, window=window)
     verdict = canary_verdict(canary, stable, thresholds)
-    info = apply_verdict(repo_dir, env, verdict, model=model, branch=branch, push=push) if commit else None
+    info = apply_verdict(repo, env, verdict, model=model, branch=branch, push=push) if commit else None
     return verdict, info

@@ -31,7 +31,8 @@ FEATURE_REPO = PROJECT_ROOT / "feature_repo"
 _COMMON = ("SHIPYARD_PROFILE", "SHIPYARD_HOME", "SHIPYARD_USE_CASE")
 # What a pipeline step needs: the registry (MLflow), the feature store (registry, offline, online).
 _PIPELINE = (*_COMMON, "SHIPYARD_MLFLOW_TRACKING_URI", "SHIPYARD_REDIS_URL", "SHIPYARD_FEAST_PROJECT",
-             "SHIPYARD_FEAST_REGISTRY_URI", "SHIPYARD_OFFLINE_STORE_URI")
+             "SHIPYARD_FEAST_REGISTRY_URI", "SHIPYARD_OFFLINE_STORE_URI",
+             "SHIPYARD_GITOPS_REMOTE")  # the promote step after the gate pushes there
 COMPONENT_VARIABLES: dict[str, frozenset[str]] = {
     # `shipyard serve`: model from MLflow, features from Redis (keys and TTLs from the Feast registry).
     "predictor": frozenset({*_COMMON, "SHIPYARD_MLFLOW_TRACKING_URI", "SHIPYARD_REDIS_URL",

@@ -126,11 +126,11 @@ def test_run_canary_verdict_commits_a_rollback_for_a_failing_canary(prometheus, 
                  ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "init"]):
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
     stable = gitops.read_version(repo, "prod")
-    gitops.promote(repo, "prod", stable + 1, branch="canary-check")
+    gitops.promote(repo, "prod", stable + 1, model="fraud", branch="canary-check")
     url, fake = prometheus
     fake.answers = {("increase(", str(stable + 1)): 5000.0, ("code=~", str(stable + 1)): 0.2,
                     ("increase(", str(stable)): 50000.0, ("code=~", str(stable)): 0.001}
-    verdict, info = gitops.run_canary_verdict(repo, "prod", url, branch="canary-check")
+    verdict, info = gitops.run_canary_verdict(repo, "prod", url, model="fraud", branch="canary-check")
     assert verdict.decision == "rollback"
     assert info is not None and info.new_value == stable
-    assert gitops.read_version(repo, "prod") == stable
+    assert gitops.version_history(repo, "prod", "canary-check")[-1] == stable

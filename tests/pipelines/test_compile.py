@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 PIPELINES = {"training": "shipyard-training", "batch-scoring": "shipyard-batch-scoring"}
 # Steps reading state that changes between runs without a snapshot input must not be cached.
-UNCACHED = {"training": {"build-training-set-op", "validate-op", "register-op", "gate-op"},
+UNCACHED = {"training": {"build-training-set-op", "validate-op", "register-op", "gate-op", "promote-op"},
             "batch-scoring": {"score-op"}}
 
 

@@ -1,7 +1,5 @@
-"""The CLI: readable one-line errors, compile output that KFP loads back, promotion through the CLI."""
+"""The CLI: readable one-line errors, compile output that KFP loads back (promotion: tests/gitops/)."""
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,30 +58,3 @@ def test_compiled_pipeline_loads_back_with_kfp(tmp_path):
     assert {"as_of", "training_days", "min_roc_auc", "model_family"} <= set(loaded.component_spec.inputs)
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
-
-
-def test_promote_and_rollback_through_the_cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "none"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "manifests" / "overlays", repo / "manifests" / "overlays")
-    git(tmp_path, "init", "-q", "-b", "main", str(repo))
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "initial")
-    before = (repo / "manifests/overlays/dev/model-version.yaml").read_text()
-
-    result = run("promote", "--env", "dev", "--version", "42", "--metric", "roc_auc=0.93", "--run-id", "run-7",
-                 "--repo", str(repo))
-    assert result.exit_code == 0, result.output
-    assert git(repo, "diff", "HEAD~1", "HEAD", "--numstat").split()[:2] == ["1", "1"]
-    message = git(repo, "log", "-1", "--format=%B")
-    assert "42" in message and "roc_auc" in message and "run-7" in message
-
-    result = run("rollback", "--env", "dev", "--repo", str(repo))
-    assert result.exit_code == 0, result.output
-    assert (repo / "manifests/overlays/dev/model-version.yaml").read_text() == before
-
-    bad = run("promote", "--env", "dev", "--version", "43", "--metric", "auc=high", "--repo", str(repo))
-    assert bad.exit_code == 1 and "NAME=NUMBER" in bad.output
