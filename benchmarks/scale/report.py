@@ -1,0 +1,81 @@
+"""results.md (one table per size, load averages) and the log-log plots of time and peak RSS."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+GIB = 1024**3
+TARGET_GIB = 4.0
+
+
+def _row(result: dict) -> str:
+    detail = ", ".join(f"{k} {_short(v)}" for k, v in (result["detail"] or {}).items() if k != "violations")
+    if result["status"] == "skipped":
+        return f"| {result['step']} | skipped | | | | {result['error']} |"
+    peak = result["peak_rss_bytes"] / GIB
+    over = " **> 4 GiB**" if peak > TARGET_GIB else ""
+    note = "; ".join(x for x in (detail, result["error"]) if x)
+    return (f"| {result['step']} | {result['status']} | {result['seconds']:.1f} | {peak:.2f}{over} | "
+            f"{result['load_average']:.2f} | {note} |")
+
+
+def _short(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def markdown(recorded: dict) -> str:
+    lines = ["# Scale benchmark: the training pipeline's steps against the number of events", "",
+             f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, {platform.platform()}. "
+             "Each step is its own process; peak RSS is its process tree's high-water mark. The machine is "
+             "shared: the 1-minute load average at each step's start is in the table.", ""]
+    for rows, run in sorted(recorded.items(), key=lambda item: int(item[0])):
+        load_before = ", ".join(f"{x:.2f}" for x in run["load_before"])
+        load_after = ", ".join(f"{x:.2f}" for x in run["load_after"])
+        lines += [f"## {int(rows):,} events", "",
+                  f"Load average before {load_before}, after {load_after}; memory cap "
+                  f"{run['memory_cap_gib']:.0f} GiB (a step past it is stopped and shown as killed).", "",
+                  "| step | status | seconds | peak RSS GiB | load | detail |", "|---|---|---:|---:|---:|---|"]
+        lines += [_row(r) for r in run["results"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(recorded: dict, folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float, float]]] = {}
+    for rows, run in recorded.items():
+        for r in run["results"]:
+            if r["status"] == "ok":
+                series.setdefault(r["step"], []).append((int(rows), r["seconds"], r["peak_rss_bytes"] / GIB))
+    written = []
+    for name, index, label in (("time", 1, "wall time (s)"), ("memory", 2, "peak RSS (GiB)")):
+        figure, axes = plt.subplots(figsize=(7, 4.5))
+        for step, points in sorted(series.items()):
+            points.sort()
+            axes.plot([p[0] for p in points], [p[index] for p in points], marker="o", label=step)
+        if name == "memory":
+            axes.axhline(TARGET_GIB, color="grey", linestyle="--", label="4 GiB target")
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("generated events")
+        axes.set_ylabel(label)
+        axes.set_title(f"Training pipeline steps: {label} against events")
+        axes.legend(fontsize=7)
+        figure.tight_layout()
+        path = folder / f"{name}.png"
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def write(recorded: dict, folder: Path) -> None:
+    (folder / "results.md").write_text(markdown(recorded))
+    plot(recorded, folder)
