@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.capacity.model [--check]
 
 Reads benchmarks/capacity/measurements.json (written by benchmarks/capacity/measure.py) and writes
-manifests/overlays/prod/scale.yaml; ``--check`` exits 1 when the committed file differs from what
-the measurements give (tests/scale/test_capacity_model.py runs the same comparison in CI).
+manifests/overlays/prod/scale.yaml and the table in benchmarks/capacity/README.md; ``--check`` exits
+1 when the committed overlay differs from what the measurements give
+(tests/scale/test_capacity_model.py runs the same comparison in CI).
 
 The arithmetic (one worker per replica, requesting one core, as the prod overlay's resources say):
 
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MEASUREMENTS = Path(__file__).with_name("measurements.json")
 OVERLAY = ROOT / "manifests" / "overlays" / "prod" / "scale.yaml"
+README = Path(__file__).with_name("README.md")  # its generated table shows the arithmetic
+TABLE_START, TABLE_END = "<!-- generated table: start -->\n", "<!-- generated table: end -->\n"
 TARGET_RPS = 10_000
 TARGET_P99_MS = 10.0
 MLFLOW_REPLICAS = 2  # the other workload this patch scales (not part of the model)
@@ -94,6 +97,28 @@ spec:
 """
 
 
+def readme_table(result: Plan, measurements: dict) -> str:
+    """The arithmetic as a short table (README), every number from the measurements file."""
+    one, two = measurements["closed_loop"]
+    points = ", ".join(f"{p['server_cpu_utilization']:.0%} CPU: p99 {p['p99_ms']:.1f} ms"
+                       for p in measurements["open_loop_one_worker"])
+    return "\n".join([
+        "| quantity | value | from |",
+        "|---|---:|---|",
+        f"| load objective | {result.target_rps:,} req/s, p99 <= {result.target_p99_ms:g} ms | stated |",
+        f"| server CPU per request, 1 worker / 2 workers | {one['server_cpu_ms_per_request']:.3f} / "
+        f"{two['server_cpu_ms_per_request']:.3f} ms | closed loop, wrk |",
+        f"| one core at 100% CPU | {result.core_capacity_rps:,.0f} req/s | 1000 / the worse of the two |",
+        f"| open-loop p99, one worker | {points} | asyncio open loop |",
+        f"| HPA CPU target | {result.hpa_target_percent}% | highest utilization with p99 within the objective, "
+        "down to 5% |",
+        f"| one replica (1 worker, 1 core requested) | {result.replica_rps:,.0f} req/s | core x target |",
+        f"| replicas for the load | {result.replicas} | ceil({result.target_rps:,} / {result.replica_rps:,.0f}) |",
+        f"| minReplicas / maxReplicas | {result.min_replicas} / {result.max_replicas} | +1 for a lost pod / "
+        "2x for a traffic doubling |",
+    ]) + "\n"
+
+
 def generated(measurements_path: Path = MEASUREMENTS) -> str:
     measurements = json.loads(measurements_path.read_text())
     return render(plan(measurements), measurements)
@@ -111,7 +136,12 @@ def main() -> None:
             sys.exit(1)
         return
     OVERLAY.write_text(text)
-    print(f"wrote {OVERLAY.relative_to(ROOT)}")
+    measurements = json.loads(MEASUREMENTS.read_text())
+    readme = README.read_text()
+    head, rest = readme.split(TABLE_START)
+    README.write_text(head + TABLE_START + readme_table(plan(measurements), measurements) + TABLE_END
+                      + rest.split(TABLE_END)[1])
+    print(f"wrote {OVERLAY.relative_to(ROOT)} and the table in {README.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

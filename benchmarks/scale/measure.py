@@ -33,6 +33,7 @@ class StepResult:
     load_average: float  # 1-minute load when the step started
     detail: dict = field(default_factory=dict)  # what the step reported (rows out, AUC, ...)
     error: str = ""
+    cpu_seconds: float = 0.0  # user + system CPU of the step: less affected by a busy machine than wall time
 
     @property
     def peak_gib(self) -> float:
@@ -90,12 +91,13 @@ def run_step(step: str, rows: int, args: list[str], env: dict[str, str], log: Pa
     except ProcessLookupError:
         pass
     peak_bytes = max(usage.ru_maxrss * 1024, peak[0])
+    cpu = usage.ru_utime + usage.ru_stime
     detail = json.loads(detail_path.read_text()) if detail_path.exists() else {}
     if killed[0]:
         why = (f"stopped at {peak[0] / GIB:.1f} GiB (cap {memory_cap / GIB:.0f} GiB)" if peak[0] > memory_cap
                else f"stopped after {timeout:.0f} s")
-        return StepResult(step, rows, seconds, peak_bytes, "killed", load, detail, why)
+        return StepResult(step, rows, seconds, peak_bytes, "killed", load, detail, why, cpu)
     if child.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-        return StepResult(step, rows, seconds, peak_bytes, "failed", load, detail, tail[0][:300])
-    return StepResult(step, rows, seconds, peak_bytes, "ok", load, detail)
+        return StepResult(step, rows, seconds, peak_bytes, "failed", load, detail, tail[0][:300], cpu)
+    return StepResult(step, rows, seconds, peak_bytes, "ok", load, detail, cpu_seconds=cpu)

@@ -8,17 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 GIB = 1024**3
+ROOT = Path(__file__).resolve().parents[2]
 TARGET_GIB = 4.0
 
 
 def _row(result: dict) -> str:
     detail = ", ".join(f"{k} {_short(v)}" for k, v in (result["detail"] or {}).items() if k != "violations")
     if result["status"] == "skipped":
-        return f"| {result['step']} | skipped | | | | {result['error']} |"
+        return f"| {result['step']} | skipped | | | | | {result['error'].replace(f'{ROOT}/', '')} |"
     peak = result["peak_rss_bytes"] / GIB
     over = " **> 4 GiB**" if peak > TARGET_GIB else ""
-    note = "; ".join(x for x in (detail, result["error"]) if x)
-    return (f"| {result['step']} | {result['status']} | {result['seconds']:.1f} | {peak:.2f}{over} | "
+    note = "; ".join(x for x in (detail, result["error"]) if x).replace(f"{ROOT}/", "")
+    cpu = f"{result['cpu_seconds']:.1f}" if result.get("cpu_seconds") else ""
+    return (f"| {result['step']} | {result['status']} | {result['seconds']:.1f} | {cpu} | {peak:.2f}{over} | "
             f"{result['load_average']:.2f} | {note} |")
 
 
@@ -37,7 +39,8 @@ def markdown(recorded: dict) -> str:
         lines += [f"## {int(rows):,} events", "",
                   f"Load average before {load_before}, after {load_after}; memory cap "
                   f"{run['memory_cap_gib']:.0f} GiB (a step past it is stopped and shown as killed).", "",
-                  "| step | status | seconds | peak RSS GiB | load | detail |", "|---|---|---:|---:|---:|---|"]
+                  "| step | status | wall s | CPU s | peak RSS GiB | load | detail |",
+                  "|---|---|---:|---:|---:|---:|---|"]
         lines += [_row(r) for r in run["results"]]
         lines.append("")
     return "\n".join(lines)
