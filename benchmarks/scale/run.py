@@ -48,7 +48,8 @@ def drift_entry_available() -> bool:
     return callable(getattr(benchmarks.drift, "measure_at", None))
 
 
-def run_size(rows: int, work: Path, steps: list[str], memory_cap: int, timeout: float, redis_url: str) -> list:
+def run_size(rows: int, work: Path, steps: list[str], memory_cap: int, timeout: float, redis_url: str,
+             in_memory_max_rows: int) -> list:
     work.mkdir(parents=True, exist_ok=True)
     env = {"SHIPYARD_HOME": str(work / "home"), "SHIPYARD_PROFILE": "local", "SHIPYARD_REDIS_URL": redis_url,
            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONPATH": str(ROOT)}
@@ -58,7 +59,10 @@ def run_size(rows: int, work: Path, steps: list[str], memory_cap: int, timeout: 
     for step in steps:
         missing = ["/".join(n) if isinstance(n, tuple) else n for n in NEEDS[step]
                    if all(done.get(one) != "ok" for one in (n if isinstance(n, tuple) else (n,)))]
-        if step == "drift" and not drift_entry_available():
+        if step in ("train_in_memory", "evaluate") and rows > in_memory_max_rows:
+            result = StepResult(step, rows, 0.0, 0, "skipped", os.getloadavg()[0],
+                                error=f"the in-memory path is compared up to {in_memory_max_rows:,} events")
+        elif step == "drift" and not drift_entry_available():
             result = StepResult(step, rows, 0.0, 0, "skipped", os.getloadavg()[0],
                                 error="the drift benchmark has no measure_at(rows, work) entry point in this branch")
         elif missing:
@@ -85,6 +89,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="stop a step after this many seconds")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench-scale")
     parser.add_argument("--keep", action="store_true", help="keep each size's state folder")
+    parser.add_argument("--in-memory-max-rows", type=int, default=3_000_000,
+                        help="largest size at which the in-memory training path runs too (for the comparison)")
     args = parser.parse_args()
     store = HERE / "results.json"
     recorded = json.loads(store.read_text()) if store.exists() else {}
@@ -97,7 +103,7 @@ def main() -> None:
                 shutil.rmtree(work, ignore_errors=True)
             before = os.getloadavg()
             results = run_size(rows, work, args.steps, int(args.memory_cap_gib * GIB), args.timeout,
-                               f"redis://127.0.0.1:{port}/0")
+                               f"redis://127.0.0.1:{port}/0", args.in_memory_max_rows)
             earlier = {r["step"]: r for r in recorded.get(str(rows), {}).get("results", [])}
             earlier.update({r.step: r.as_dict() for r in results})
             recorded[str(rows)] = {"load_before": before, "load_after": os.getloadavg(),

@@ -116,15 +116,20 @@ def build_duckdb(work: Path, rows: int) -> dict:
         ASOF LEFT JOIN {table} f ON e.customer_id = f.customer_id AND e.event_timestamp >= f.event_timestamp)
         WHERE NOT ({" AND ".join(f"{n} IS NULL" for n in names)})""".replace("$cutoff", f"'{cutoff}'"))
     split = db.execute(f"SELECT quantile_disc(event_timestamp, {1 - HOLDOUT_FRACTION}) FROM joined").fetchone()[0]
+    counts = {}
     for name, where in (("train", f"event_timestamp < '{split}'"), ("holdout", f"event_timestamp >= '{split}'")):
-        db.execute(f"COPY (SELECT * FROM joined WHERE {where}) TO '{work / f'{name}.parquet'}' (FORMAT parquet)")
-    counts = {name: db.execute(f"SELECT count(*) FROM '{work / f'{name}.parquet'}'").fetchone()[0]
-              for name in ("train", "holdout")}
+        path = work / f"{name}-duckdb.parquet"
+        db.execute(f"COPY (SELECT * FROM joined WHERE {where}) TO '{path}' (FORMAT parquet)")
+        counts[name] = db.execute(f"SELECT count(*) FROM '{path}'").fetchone()[0]
     types = contract_types(store, use_case)
     columns = [f.name for f in use_case.model_request_fields] + names
-    (work / "summary.json").write_text(json.dumps({
-        "rows": counts["train"], "holdout_rows": counts["holdout"], "feature_columns": columns,
-        "feature_types": {c: types[c] for c in columns}, "snapshot_time": str(cutoff)}))
+    summary = json.dumps({"rows": counts["train"], "holdout_rows": counts["holdout"], "feature_columns": columns,
+                          "feature_types": {c: types[c] for c in columns}, "snapshot_time": str(cutoff)})
+    (work / "summary-duckdb.json").write_text(summary)
+    if not (work / "summary.json").exists():  # today's build did not run or failed: the later steps use this one
+        for name in ("train", "holdout"):
+            (work / f"{name}-duckdb.parquet").rename(work / f"{name}.parquet")
+        (work / "summary.json").write_text(summary)
     return {"train_rows": counts["train"], "holdout_rows": counts["holdout"]}
 
 
