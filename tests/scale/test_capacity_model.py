@@ -12,27 +12,36 @@ def measurements(cpu_ms_one: float, cpu_ms_two: float, points: list[tuple[float,
         "measured_at": "test",
         "closed_loop": [{"workers": 1, "server_cpu_ms_per_request": cpu_ms_one},
                         {"workers": 2, "server_cpu_ms_per_request": cpu_ms_two}],
-        "open_loop_one_worker": [{"server_cpu_utilization": u, "p99_ms": p99, "errors": 0} for u, p99 in points],
+        "open_loop_one_worker": [{"server_cpu_utilization": u, "p99_ms": p99, "errors": 0, "achieved_rps": 100.0}
+                                 for u, p99 in points],
     }
 
 
-def test_replicas_follow_from_per_core_capacity_and_the_utilization_that_keeps_p99():
-    # 0.5 ms of CPU per request (the worse of 1 and 2 workers) = 2000 req/s per core; p99 holds up to 63%
-    # CPU (-> 60% target) so one replica carries 1200 req/s; 10,000 req/s need ceil(8.33) = 9 replicas.
-    plan = model.plan(measurements(0.4, 0.5, [(0.3, 2.0), (0.63, 6.0), (0.8, 14.0)]))
+def test_replicas_follow_from_the_measured_cost_per_request_and_the_latency_objective():
+    # 0.5 ms of CPU per request (the worse of 1 and 2 workers) = 2000 req/s per core. M/M/1 keeps p99 within
+    # 10 ms up to 1 - 0.5 * ln(100) / 10 = 77% (-> 75% target): one replica carries 1500 req/s, and
+    # 10,000 req/s need ceil(6.67) = 7 replicas.
+    plan = model.plan(measurements(0.4, 0.5, [(0.3, 2.0)]))
     assert plan.core_capacity_rps == pytest.approx(2000)
-    assert plan.hpa_target_percent == 60
-    assert plan.replica_rps == pytest.approx(1200)
-    assert (plan.replicas, plan.min_replicas, plan.max_replicas) == (9, 10, 18)
-    # Twice the load, twice the replicas; a tighter latency objective, a lower target and more replicas.
-    assert model.plan(measurements(0.4, 0.5, [(0.3, 2.0), (0.63, 6.0)]), target_rps=20_000).replicas == 17
-    tighter = model.plan(measurements(0.4, 0.5, [(0.3, 2.0), (0.63, 6.0)]), target_p99_ms=5.0)
-    assert tighter.hpa_target_percent == 30 and tighter.replicas == 17
+    assert plan.hpa_target_percent == 75
+    assert plan.replica_rps == pytest.approx(1500)
+    assert (plan.replicas, plan.min_replicas, plan.max_replicas) == (7, 8, 14)
+    # Twice the load, twice the replicas (rounded up); a tighter objective, a lower target, more replicas.
+    assert model.plan(measurements(0.4, 0.5, []), target_rps=20_000).replicas == 14
+    tighter = model.plan(measurements(0.4, 0.5, []), target_p99_ms=5.0)
+    assert tighter.hpa_target_percent == 50 and tighter.replicas == 10
 
 
-def test_an_objective_no_measured_load_met_is_refused():
-    with pytest.raises(ValueError, match="no measured load kept p99 within 10"):
-        model.plan(measurements(0.4, 0.5, [(0.3, 12.0), (0.6, 30.0)]))
+def test_open_loop_measurements_that_contradict_the_target_are_named():
+    data = measurements(0.4, 0.5, [(0.3, 2.0), (0.6, 30.0), (0.9, 80.0)])
+    plan = model.plan(data)
+    assert [p["p99_ms"] for p in model.open_loop_over_objective(plan, data)] == [30.0]
+    assert "1 of 3 at or below the target missed the objective" in model.readme_table(plan, data)
+
+
+def test_an_objective_the_service_time_alone_breaks_is_refused():
+    with pytest.raises(ValueError, match="no utilization keeps p99 within 2"):
+        model.plan(measurements(0.4, 0.5, []), target_p99_ms=2.0)
 
 
 def test_the_prod_overlay_is_generated_from_the_committed_measurements():
