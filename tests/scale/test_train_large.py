@@ -1,0 +1,69 @@
+"""The bounded-memory training path against the in-memory one, on data small enough for both."""
+
+import numpy as np
+import pytest
+
+from components.evaluate import evaluate_model
+from components.train import train_model
+from components.train_large import AUC_TOLERANCE, negative_rate_for, sample_training_set, train_model_bounded
+from usecases.fraud.data import generate_transactions
+
+pytestmark = pytest.mark.unit
+
+COLUMNS = ["amount", "merchant_category", "hour"]
+CATEGORICAL = ["merchant_category"]
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    events = generate_transactions(60_000, seed=5)
+    train, holdout = events.iloc[:48_000], events.iloc[48_000:]
+    folder = tmp_path_factory.mktemp("train")
+    # Two files in a folder, as a partitioned training set is: both are read.
+    train.iloc[:20_000].to_parquet(folder / "part-0.parquet", index=False)
+    train.iloc[20_000:].to_parquet(folder / "part-1.parquet", index=False)
+    return train, holdout, folder
+
+
+def test_sampled_model_ranks_the_holdout_within_the_stated_tolerance_of_the_in_memory_model(split):
+    train, holdout, folder = split
+    full = train_model(train, COLUMNS, CATEGORICAL, "is_fraud", max_iter=50)
+    # A quarter of the negatives, in batches much smaller than the data: the path that runs at scale.
+    sampled, summary = train_model_bounded(folder, COLUMNS, CATEGORICAL, "is_fraud", max_iter=50,
+                                           negative_rate=0.25, batch_rows=5_000)
+    assert summary.rows_read == len(train) and summary.negatives_kept < 0.3 * summary.negatives
+    full_auc = evaluate_model(full, holdout, COLUMNS, "is_fraud")["roc_auc"]
+    sampled_auc = evaluate_model(sampled, holdout, COLUMNS, "is_fraud")["roc_auc"]
+    assert full_auc > 0.85
+    assert abs(full_auc - sampled_auc) < AUC_TOLERANCE, (full_auc, sampled_auc)
+    # The same pipeline shape: the predictor and the evaluation call it with the same columns.
+    assert sampled.predict_proba(holdout[COLUMNS]).shape == (len(holdout), 2)
+    assert list(sampled.feature_names_in_) == list(full.feature_names_in_) == COLUMNS
+
+
+def test_every_positive_is_kept_and_negatives_weigh_the_inverse_rate(split):
+    train, _, folder = split
+    frame, weights, summary = sample_training_set(folder, COLUMNS, CATEGORICAL, "is_fraud", negative_rate=0.1,
+                                                  batch_rows=4_096)
+    assert summary.positives == int(train["is_fraud"].sum()) == int(frame["is_fraud"].sum())
+    assert np.all(weights[frame["is_fraud"].to_numpy() == 1] == 1.0)
+    assert np.all(weights[frame["is_fraud"].to_numpy() == 0] == 10.0)
+    # Weighted, the sample stands for the whole training set.
+    assert weights.sum() == pytest.approx(len(train), rel=0.05)
+    assert frame["amount"].dtype == np.float32 and frame["hour"].dtype == np.int32
+    assert frame["merchant_category"].dtype == "category"
+
+
+def test_max_rows_bounds_what_is_kept(split):
+    _, _, folder = split
+    _, _, summary = sample_training_set(folder, COLUMNS, CATEGORICAL, "is_fraud", max_rows=6_000)
+    assert summary.rows_kept <= 6_000 * 1.05
+    assert summary.negative_rate == pytest.approx((6_000 - summary.positives) / summary.negatives)
+
+
+def test_too_many_positives_or_a_missing_column_is_a_clear_error(split):
+    _, _, folder = split
+    with pytest.raises(ValueError, match="exceed max_rows"):
+        negative_rate_for(positives=500, negatives=10_000, max_rows=400)
+    with pytest.raises(ValueError, match="no column.*txn_count_7d"):
+        sample_training_set(folder, [*COLUMNS, "txn_count_7d"], CATEGORICAL, "is_fraud")
