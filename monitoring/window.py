@@ -1,30 +1,75 @@
-"""Read a window of the prediction log in bounded memory: a uniform sample of its newest rows.
+"""Read a window of the prediction log by time range, in bounded memory, without scanning history.
 
-The drift job must not cost more as windows grow, so it never loads a whole window. It counts the
-lines of the newest hourly files (streaming, no parsing), picks ``sample_rows`` line numbers
-uniformly at random among the newest ``last_rows`` lines, and parses only those. Effect-size drift
-scores (Wasserstein distance, Jensen-Shannon distance) of a uniform sample of 20,000 rows differ
-from the full window's by a few thousandths, far from the 0.1 decision threshold (benchmarks/drift).
+The log is partitioned by hour (components/serving/prediction_log.py). A window lists only the hour
+partitions it covers (one ``ls`` per day of the window, one per hour), and reads only Parquet
+footers to plan: each file's row count and its min/max timestamp statistics. A file wholly inside
+the window is never filtered row by row; only files that straddle the window's start have their
+timestamp column read, with a pyarrow filter. Then:
+
+- ``read_window`` picks ``sample_rows`` row positions uniformly at random among the window's rows
+  and reads only the files holding them, taking those rows. Effect-size drift scores of a uniform
+  20,000-row sample differ from the full window's by a few thousandths (benchmarks/drift).
+- ``iter_window`` streams a few columns of every row of the window, one file at a time, for the
+  decisions that must be made on all rows (monitoring/drift_compute.py ``exact_drift``).
+
+``last_rows`` keeps the newest rows: files are ordered by their newest timestamp and the oldest
+file's oldest rows are dropped, which is exact for one writer and exact to within one flush
+interval of the boundary when several replicas write at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-LOG_GLOB = "predictions-*.jsonl"  # hourly files of components.serving.prediction_log, oldest name first
+from components.serving.prediction_log import TIMESTAMP, open_location
+
 DEFAULT_SAMPLE_ROWS = 20_000
+
+
+@dataclass
+class ReadStats:
+    """What a read cost: partitions listed, files whose data was read, rows decoded, file bytes."""
+
+    partitions: int = 0
+    files: int = 0
+    rows: int = 0
+    bytes: int = 0
+    paths: list[str] = field(default_factory=list)
+
+    def read(self, path: str, rows: int, size: int) -> None:
+        self.files, self.rows, self.bytes = self.files + 1, self.rows + rows, self.bytes + size
+        self.paths.append(path)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One file of the window and which of its rows belong to it (None: all of them)."""
+
+    path: str
+    rows: int
+    size: int
+    oldest: int  # timestamp range of the file (Parquet statistics), microseconds since the epoch
+    newest: int
+    keep: np.ndarray | None = None  # row positions in the window, ascending
+
+    @property
+    def kept(self) -> int:
+        return self.rows if self.keep is None else len(self.keep)
 
 
 @dataclass(frozen=True)
 class WindowSample:
     rows: pd.DataFrame  # the sampled rows, oldest first
-    window_rows: int  # lines in the window the sample was drawn from
+    window_rows: int  # rows in the window the sample was drawn from
+    stats: ReadStats = field(default_factory=ReadStats)
 
 
 def window_start(minutes: float | None) -> datetime | None:
@@ -32,100 +77,140 @@ def window_start(minutes: float | None) -> datetime | None:
     return None if minutes is None else datetime.now(UTC) - timedelta(minutes=minutes)
 
 
-def _count_lines(path: Path) -> int:
-    """Complete lines only: a torn tail without its newline is left for the next read."""
-    count = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            count += chunk.count(b"\n")
-    return count
-
-
-def _hour_of(path: Path) -> datetime | None:
+def partition_folders(fs, path: str, prefix: str) -> list[str]:
+    """Sub-folders ``<prefix>=...`` of ``path``, by name (oldest first)."""
     try:
-        return datetime.strptime(path.stem.removeprefix("predictions-"), "%Y%m%dT%H")
-    except ValueError:
-        return None
+        entries = fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+    return sorted(e["name"].rstrip("/") for e in entries
+                  if e["type"] == "directory" and e["name"].rstrip("/").rsplit("/", 1)[-1].startswith(prefix + "="))
 
 
-def _window_files(directory: Path, last_rows: int | None, since: datetime | None) -> list[tuple[Path, int]]:
-    """The newest files (oldest first) with their line counts, enough to cover the window."""
-    chosen: list[tuple[Path, int]] = []
-    covered = 0
-    for path in sorted(directory.glob(LOG_GLOB), reverse=True):
-        hour = _hour_of(path)
-        # A file holds one UTC hour: it can hold rows after ``since`` only if its hour ends after it.
-        if since is not None and hour is not None and hour.timestamp() + 3600 <= since.timestamp():
-            break
-        lines = _count_lines(path)
-        chosen.append((path, lines))
-        covered += lines
-        if last_rows is not None and covered >= last_rows:
-            break
-    return list(reversed(chosen))
+def partition_value(path: str) -> str:
+    return path.rsplit("/", 1)[-1].split("=", 1)[1]
 
 
-def read_columns(directory: Path, columns: list[str], *, last_rows: int | None = None,
-                 since: datetime | None = None) -> pd.DataFrame:
-    """Only ``columns`` of every row of the window: exact values where a sample is not enough.
+def window_partitions(location: str | Path, since: datetime | None, stats: ReadStats | None = None) -> list[str]:
+    """The hour partitions that can hold rows at or after ``since`` (all when None), oldest first.
 
-    Memory grows by one number per row and column asked for, never by whole records.
+    Lists only the days from ``since``'s day on and the hours of those days: never older history.
     """
-    files = _window_files(directory, last_rows, since) if directory.exists() else []
-    total = sum(lines for _, lines in files)
-    skip = total - (total if last_rows is None else min(last_rows, total))
-    values: dict[str, list] = {c: [] for c in [*columns, "timestamp"]}
-    line_no = 0
-    for path, lines in files:
-        with open(path, "rb") as handle:
-            for offset, line in enumerate(handle):
-                if offset >= lines:
-                    break
-                if line_no + offset >= skip:
-                    record = orjson.loads(line)
-                    for column, kept in values.items():
-                        kept.append(record.get(column))
-        line_no += lines
-    frame = pd.DataFrame(values)
-    if since is not None and not frame.empty:
-        frame = frame[(pd.to_datetime(frame["timestamp"], utc=True) >= pd.Timestamp(since)).to_numpy()]
-    return frame.drop(columns=["timestamp"]).reset_index(drop=True)
+    fs, root = open_location(location)
+    days = partition_folders(fs, root, "date")
+    if since is not None:
+        first_day, first_hour = f"{since.astimezone(UTC):%Y-%m-%d}", f"{since.astimezone(UTC):%H}"
+        days = [d for d in days if partition_value(d) >= first_day]
+    hours = []
+    for day in days:
+        for hour in partition_folders(fs, day, "hour"):
+            if since is None or (partition_value(day), partition_value(hour)) >= (first_day, first_hour):
+                hours.append(hour)
+    if stats is not None:
+        stats.partitions += len(hours)
+    return hours
 
 
-def read_window(directory: Path, *, last_rows: int | None = None, since: datetime | None = None,
+def _micros(moment: datetime) -> int:
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _time_range(metadata: pq.FileMetaData) -> tuple[int, int]:
+    """The file's oldest and newest timestamps from its footer (the widest range without statistics)."""
+    column = metadata.schema.to_arrow_schema().get_field_index(TIMESTAMP)
+    groups = [metadata.row_group(g).column(column).statistics for g in range(metadata.num_row_groups)]
+    if column < 0 or not groups or any(s is None or not s.has_min_max for s in groups):
+        return 0, 2**62
+    return min(_micros(s.min) for s in groups), max(_micros(s.max) for s in groups)
+
+
+def _segments_of(fs, partition: str) -> list[Segment]:
+    segments = []
+    for entry in fs.ls(partition, detail=True):
+        name = entry["name"].rsplit("/", 1)[-1]
+        if entry["type"] != "file" or name.startswith(".") or not name.endswith(".parquet"):
+            continue
+        metadata = pq.read_metadata(entry["name"], filesystem=fs)
+        segments.append(Segment(entry["name"], metadata.num_rows, int(entry.get("size") or 0),
+                                *_time_range(metadata)))
+    return segments
+
+
+def window_segments(location: str | Path, *, last_rows: int | None = None, since: datetime | None = None,
+                    stats: ReadStats | None = None) -> list[Segment]:
+    """The files of the window (oldest first) with the rows of each that belong to it."""
+    fs, _ = open_location(location)
+    stats = stats if stats is not None else ReadStats()
+    segments = [s for p in window_partitions(location, since, stats) for s in _segments_of(fs, p)]
+    segments.sort(key=lambda s: (s.newest, s.path))
+    if since is not None:
+        start = _micros(since)
+        segments = [s if s.oldest >= start else _since(fs, s, since, stats)  # statistics decide most files
+                    for s in segments if s.newest >= start]
+    if last_rows is not None:
+        chosen, covered = [], 0
+        for segment in reversed(segments):
+            if covered >= last_rows:
+                break
+            chosen.append(segment)
+            covered += segment.kept
+        segments = list(reversed(chosen))
+        if covered > last_rows:  # the oldest file holds rows older than the newest ``last_rows``
+            oldest = segments[0]
+            kept = np.arange(oldest.rows) if oldest.keep is None else oldest.keep
+            segments[0] = Segment(oldest.path, oldest.rows, oldest.size, oldest.oldest, oldest.newest,
+                                  kept[covered - last_rows:])
+    return [s for s in segments if s.kept]
+
+
+def _since(fs, segment: Segment, since: datetime, stats: ReadStats) -> Segment:
+    """``segment`` (which straddles ``since``) with only its rows at or after it."""
+    times = pq.read_table(segment.path, filesystem=fs, columns=[TIMESTAMP]).column(TIMESTAMP)
+    stats.read(segment.path, len(times), segment.size)
+    mask = pc.greater_equal(times, pd.Timestamp(since).as_unit("us")).to_numpy(zero_copy_only=False)
+    return Segment(segment.path, segment.rows, segment.size, segment.oldest, segment.newest, np.flatnonzero(mask))
+
+
+def _read(fs, segment: Segment, columns: list[str] | None, stats: ReadStats) -> pd.DataFrame:
+    schema = pq.read_schema(segment.path, filesystem=fs)
+    present = None if columns is None else [c for c in columns if c in schema.names]
+    table = pq.read_table(segment.path, filesystem=fs, columns=present)
+    stats.read(segment.path, table.num_rows, segment.size)
+    return table.to_pandas()
+
+
+def read_window(location: str | Path, *, last_rows: int | None = None, since: datetime | None = None,
                 sample_rows: int = DEFAULT_SAMPLE_ROWS, seed: int = 0) -> WindowSample:
-    """A uniform sample of at most ``sample_rows`` of the newest ``last_rows`` predictions.
+    """A uniform sample of at most ``sample_rows`` of the window's predictions, oldest first.
 
-    ``since`` (timezone-aware) keeps only predictions logged at or after it. Without either bound
-    the window is the whole log. The seed makes a given window give the same sample every time.
+    ``since`` (timezone-aware) keeps only predictions logged at or after it; ``last_rows`` only the
+    newest rows. Without either bound the window is the whole log. The seed makes a given window
+    give the same sample every time.
     """
     if sample_rows < 1:
         raise ValueError("sample_rows must be at least 1")
-    files = _window_files(directory, last_rows, since) if directory.exists() else []
-    total = sum(lines for _, lines in files)
-    window = total if last_rows is None else min(last_rows, total)
-    skip = total - window  # oldest lines of the first file that fall outside the window
+    stats = ReadStats()
+    segments = window_segments(location, last_rows=last_rows, since=since, stats=stats)
+    window = sum(s.kept for s in segments)
     picked = np.sort(np.random.default_rng(seed).choice(window, size=min(window, sample_rows), replace=False))
-    wanted = iter((picked + skip).tolist())
-    records, target, line_no = [], next(wanted, None), 0
-    for path, lines in files:
-        if target is None:
-            break
-        if target >= line_no + lines:
-            line_no += lines
-            continue
-        with open(path, "rb") as handle:
-            for offset, line in enumerate(handle):
-                if offset >= lines:
-                    break
-                while target is not None and target == line_no + offset:
-                    records.append(orjson.loads(line))
-                    target = next(wanted, None)
-        line_no += lines
-    rows = pd.DataFrame(records)
-    if since is not None and not rows.empty:
-        # Thin the estimate of the window's size in the same proportion as the sample.
-        kept = pd.to_datetime(rows["timestamp"], utc=True) >= pd.Timestamp(since)
-        window = round(window * float(kept.mean()))
-        rows = rows[kept.to_numpy()].reset_index(drop=True)
-    return WindowSample(rows, window)
+    fs, _ = open_location(location)
+    frames, first = [], 0
+    for segment in segments:
+        mine = picked[(picked >= first) & (picked < first + segment.kept)] - first
+        first += segment.kept
+        if len(mine):
+            rows = mine if segment.keep is None else segment.keep[mine]
+            frames.append(_read(fs, segment, None, stats).iloc[rows])
+    sample = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return WindowSample(sample, window, stats)
+
+
+def iter_window(location: str | Path, columns: list[str], *, last_rows: int | None = None,
+                since: datetime | None = None, stats: ReadStats | None = None) -> Iterator[pd.DataFrame]:
+    """``columns`` of every row of the window, one file at a time (memory: one file's columns)."""
+    stats = stats if stats is not None else ReadStats()
+    fs, _ = open_location(location)
+    for segment in window_segments(location, last_rows=last_rows, since=since, stats=stats):
+        frame = _read(fs, segment, columns, stats)
+        yield (frame if segment.keep is None else frame.iloc[segment.keep]).reset_index(drop=True)

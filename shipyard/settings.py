@@ -44,6 +44,7 @@ class Settings:
     kfp_host: str | None  # KFP API server for `pipeline submit` and monitoring-triggered retraining
     prometheus_url: str
     gitops_remote: str | None  # Git remote the pipeline's promote step pushes review branches to
+    retention_days: int = 30  # prediction logs and drift reports older than this are deleted by the monitor
 
     @property
     def data_dir(self) -> Path:
@@ -81,6 +82,9 @@ class Settings:
         if profile == "prod" and tracking_uri.startswith("sqlite"):
             raise SettingsError("the prod profile needs SHIPYARD_MLFLOW_TRACKING_URI (PostgreSQL)")
         artifact_root = env.get("SHIPYARD_MLFLOW_ARTIFACT_ROOT") or (home / "mlflow" / "artifacts").as_uri()
+        retention = env.get("SHIPYARD_RETENTION_DAYS") or "30"
+        if not retention.isdigit() or int(retention) < 1:
+            raise SettingsError(f"SHIPYARD_RETENTION_DAYS must be a whole number of days >= 1, not {retention!r}")
         version = env.get("SHIPYARD_MODEL_VERSION")
         if version is not None and not version.isdigit():
             raise SettingsError(f"SHIPYARD_MODEL_VERSION must be a whole number, not {version!r}")
@@ -97,6 +101,7 @@ class Settings:
             kfp_host=env.get("SHIPYARD_KFP_HOST") or None,
             prometheus_url=env.get("SHIPYARD_PROMETHEUS_URL", "http://127.0.0.1:9090"),
             gitops_remote=env.get("SHIPYARD_GITOPS_REMOTE") or None,
+            retention_days=int(retention),
         )
 
 

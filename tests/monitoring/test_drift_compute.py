@@ -97,13 +97,70 @@ def test_decisions_near_the_threshold_are_made_again_on_every_row():
 
     def read_full(columns):
         asked.append(columns)
-        return full[columns]
+        return (full[columns].iloc[start:start + 3_000] for start in range(0, len(full), 3_000))
 
     drift, exact = drift_of_window(reference, NUM, CAT, WindowSample(sampled, len(full)), sampled, read_full)
     exact_decision = compute_drift(reference, full, ["amount"], [])
     assert exact == asked[0] and "amount" in exact
-    assert {f.feature: f for f in drift.features}["amount"] == exact_decision.features[0]
+    mine, evidently = {f.feature: f for f in drift.features}["amount"], exact_decision.features[0]
+    assert mine.score == pytest.approx(evidently.score, abs=1e-12) and mine.drifted == evidently.drifted
+    assert (mine.method, mine.threshold) == (evidently.method, evidently.threshold)
     assert drift.drift_share == sum(f.drifted for f in drift.features) / 3
     # A window that fits in the sample is already exact: nothing is read again.
+    asked.clear()
     _, none = drift_of_window(reference, NUM, CAT, WindowSample(full, len(full)), full, read_full)
-    assert none == [] and len(asked) == 1
+    assert none == [] and asked == []
+
+
+def chunked(frame: pd.DataFrame, size: int):
+    def read(columns):
+        return (frame[[c for c in columns if c in frame]].iloc[i:i + size] for i in range(0, len(frame), size))
+    return read
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.05, 1.12, 1.7])
+def test_streamed_scores_equal_evidently_on_the_whole_window(scale):
+    from monitoring.exact_drift import exact_scores
+
+    reference = sample(3_000, 1).assign(amount=lambda d: d["amount"].round(2))  # ties with the reference
+    current = sample(25_000, 7, amount_scale=scale, mix=(0.4, 0.4, 0.2)).assign(amount=lambda d: d["amount"].round(2))
+    current.loc[:40, "amount"] = np.nan  # dropped, as Evidently drops them
+    current.loc[41:60, "hour"] = np.inf
+    current = current.astype({"hour": float})
+    whole = compute_drift(reference, current, NUM, CAT)
+    streamed = exact_scores(reference, chunked(current, 4_000), NUM, CAT)
+    for feature in whole.features:
+        score, error = streamed[feature.feature]
+        assert score == pytest.approx(feature.score, abs=1e-12), feature
+        assert error == 0.0
+
+
+def test_crossed_gaps_are_read_again_and_only_their_values_are_kept():
+    from monitoring.exact_drift import StreamingWasserstein
+
+    rng = np.random.default_rng(3)
+    reference, current = pd.Series(rng.normal(0, 1, 2_000)), pd.Series(rng.normal(0.02, 1, 100_000))
+    stream = StreamingWasserstein(reference)
+    for start in range(0, len(current), 10_000):
+        stream.add(current[start:start + 10_000])
+    crossed = stream.crossed_gaps()
+    assert 0 < len(crossed) < 2_001
+    stream.add_crossing(current, crossed)
+    assert 0 < stream.kept < len(current) / 10  # a small part of the window, not every value
+    from scipy.stats import wasserstein_distance
+    assert stream.result()[0] == pytest.approx(wasserstein_distance(reference, current) / np.std(reference), abs=1e-12)
+
+
+def test_beyond_the_value_budget_the_score_is_estimated_within_its_stated_bound():
+    from scipy.stats import wasserstein_distance
+
+    from monitoring.exact_drift import StreamingWasserstein
+
+    rng = np.random.default_rng(4)
+    reference, current = pd.Series(rng.normal(0, 1, 2_000)), pd.Series(rng.normal(0.02, 1, 100_000))
+    stream = StreamingWasserstein(reference, max_values=10)
+    stream.add(current)
+    stream.add_crossing(current, stream.crossed_gaps())
+    score, error = stream.result()
+    truth = wasserstein_distance(reference, current) / np.std(reference)
+    assert 0 < error < 0.01 and abs(score - truth) <= error
