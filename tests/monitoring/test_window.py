@@ -84,3 +84,36 @@ def test_a_one_hour_window_of_a_month_of_history_reads_only_that_hour(tmp_path):
     # The same window as the newest rows reads only the newest files too.
     newest = read_window(tmp_path, last_rows=30, sample_rows=1_000)
     assert sorted(newest.rows["i"]) == list(range(30)) and newest.stats.rows == 30
+
+
+def test_a_window_in_many_files_is_sampled_from_a_few_of_them_with_equal_chances():
+    import numpy as np
+
+    from monitoring.window import _sample_positions
+
+    sizes = [40, 120, 10, 80, 250, 60, 30, 90, 200, 120] * 3  # 3,000 rows in 30 files of unequal size
+    hits = np.zeros(sum(sizes))
+    edges = np.cumsum([0, *sizes])
+    for seed in range(3_000):
+        positions = _sample_positions(sizes, 300, 6, np.random.default_rng(seed))
+        decoded = sum(size for size, p in zip(sizes, positions, strict=True) if len(p))
+        assert sum(len(p) for p in positions) == 300 and decoded <= 6 * (50 + max(sizes)) < sum(sizes)
+        for lo, mine in zip(edges, positions, strict=False):
+            hits[lo + mine] += 1
+    chance = hits / 3_000  # every row's share of samples it was in: 300 / 3,000 = 0.1 for all
+    per_file = [chance[lo:hi].mean() for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    assert np.allclose(per_file, 0.1, atol=0.01), per_file
+
+
+def test_the_sample_of_a_window_in_many_files_decodes_only_a_few(tmp_path):
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    log = PredictionLog(tmp_path, replica="r0", flush_seconds=3600)
+    for part in range(40):
+        log.append([{"i": part * 100 + k, "timestamp": (now + timedelta(seconds=part * 100 + k)).isoformat()}
+                    for k in range(100)])
+        log.flush()
+    log.close()
+    window = read_window(tmp_path, since=now, sample_rows=500, sample_files=5)
+    assert window.window_rows == 4_000 and len(window.rows) == 500 and window.rows["i"].is_unique
+    assert window.stats.files == 5 and window.stats.rows == 500  # 5 files of 100 rows decoded, not 40
+    assert window.rows["i"].is_monotonic_increasing and 1_000 < window.rows["i"].mean() < 3_000
