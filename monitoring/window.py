@@ -37,8 +37,9 @@ DEFAULT_SAMPLE_FILES = 200  # files decoded for the sample, whatever the window'
 
 @dataclass
 class ReadStats:
-    """What a read cost: partitions listed, files whose data was read, rows decoded, file bytes."""
+    """What a read cost: folders listed, partitions planned, files whose data was read, rows decoded, bytes."""
 
+    listings: int = 0
     partitions: int = 0
     files: int = 0
     rows: int = 0
@@ -98,17 +99,19 @@ def window_partitions(location: str | Path, since: datetime | None, stats: ReadS
     Lists only the days from ``since``'s day on and the hours of those days: never older history.
     """
     fs, root = open_location(location)
+    stats = stats if stats is not None else ReadStats()
     days = partition_folders(fs, root, "date")
+    stats.listings += 1
     if since is not None:
         first_day, first_hour = f"{since.astimezone(UTC):%Y-%m-%d}", f"{since.astimezone(UTC):%H}"
         days = [d for d in days if partition_value(d) >= first_day]
     hours = []
     for day in days:
+        stats.listings += 1
         for hour in partition_folders(fs, day, "hour"):
             if since is None or (partition_value(day), partition_value(hour)) >= (first_day, first_hour):
                 hours.append(hour)
-    if stats is not None:
-        stats.partitions += len(hours)
+    stats.partitions += len(hours)
     return hours
 
 

@@ -78,6 +78,7 @@ def test_a_one_hour_window_of_a_month_of_history_reads_only_that_hour(tmp_path):
     window = read_window(tmp_path, since=now - timedelta(minutes=59), sample_rows=1_000)
     assert window.window_rows == 30 and sorted(window.rows["i"]) == list(range(30))
     stats = window.stats
+    assert stats.listings == 2  # the root's days, then that day's hours: no other day is listed
     assert stats.partitions == 1 and stats.files == 1 and stats.rows == 30  # decoded: this hour's rows only
     assert all("date=2026-11-24/hour=10/" in path for path in stats.paths)
     assert len(window_partitions(tmp_path, None)) == hours + 1  # the history is there, unread
