@@ -119,7 +119,8 @@ def drift_of_window(reference: pd.DataFrame, numerical: list[str], categorical: 
     exact = marginal_columns(drift) if window.window_rows > len(window.rows) else []
     if exact:
         scores = exact_scores(reference, read_full, [c for c in numerical if c in exact],
-                              [c for c in categorical if c in exact])
+                              [c for c in categorical if c in exact],
+                              thresholds={f.feature: f.threshold for f in drift.features})
         drift = with_exact_scores(drift, {column: score for column, (score, _) in scores.items()})
     return drift, exact
 
@@ -151,9 +152,7 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
     labelled = current[current[use_case.label].notna()]
 
     def read_full(columns: list[str]) -> Iterator[pd.DataFrame]:
-        for chunk in iter_window(log, [*columns, "model_version"], last_rows=window_rows, since=since,
-                                 stats=stats):
-            yield chunk[pd.to_numeric(chunk["model_version"], errors="coerce") == version]
+        return iter_window(log, columns, stats=stats, segments=window.segments, model_version=version)
 
     drift, exact = drift_of_window(reference.frame, reference.numerical, reference.categorical, window, current,
                                    read_full, prediction=SCORE, target=use_case.label if len(labelled) else None)

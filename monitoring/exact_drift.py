@@ -29,7 +29,10 @@ MAX_CROSSING_VALUES = 2_000_000  # values kept by pass 2 per column (16 MB)
 
 
 def _finite(values: pd.Series) -> np.ndarray:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    else:  # text or mixed, as a log can hold: what does not parse as a number is dropped
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return numbers[np.isfinite(numbers)]
 
 
@@ -59,7 +62,9 @@ class StreamingWasserstein:
         self.kept = 0
 
     def _gaps(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        current = _finite(values)
+        # Sorted first: numpy's binary search starts from the previous key's position, and sums do
+        # not depend on the order.
+        current = np.sort(_finite(values))
         return current, np.searchsorted(self.points, current, side="right")
 
     def add(self, values: pd.Series) -> None:
@@ -96,10 +101,14 @@ class StreamingWasserstein:
     def add_crossing(self, values: pd.Series, crossed: np.ndarray) -> None:
         if self.kept > self.max_values:
             return
-        current, gap = self._gaps(values)
-        inside = np.isin(gap, crossed)
-        self.crossing.append((gap[inside], current[inside]))
-        self.kept += int(inside.sum())
+        current = _finite(values)
+        # Inside a crossed gap [points[g - 1], points[g]) means an odd position among their edges:
+        # a search in a few edges, not in every reference point.
+        edges = np.column_stack([self.points[crossed - 1], self.points[crossed]]).ravel()
+        inside = np.searchsorted(edges, current, side="right") % 2 == 1
+        current = current[inside]
+        self.crossing.append((np.searchsorted(self.points, current, side="right"), current))
+        self.kept += len(current)
 
     def result(self) -> tuple[float, float]:
         """The normed distance and a bound on its error (0 when every gap was decided exactly)."""
@@ -175,10 +184,14 @@ def _categories(values: pd.Series) -> dict:
 
 
 def exact_scores(reference: pd.DataFrame, read: Callable[[list[str]], Iterable[pd.DataFrame]],
-                 numerical: list[str], categorical: list[str]) -> dict[str, tuple[float, float]]:
+                 numerical: list[str], categorical: list[str],
+                 thresholds: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
     """Column -> (score on every row ``read(columns)`` streams, error bound); empty columns left out.
 
-    ``read`` is called once for all columns, and once more for the numerical columns whose CDFs cross.
+    ``read`` is called once for all columns, and once more for the numerical columns whose CDFs
+    cross, unless ``thresholds`` are given and the one-pass estimate is already farther from its
+    column's threshold than its error bound: the decision is then certain, and the score is
+    Evidently's within that bound.
     """
     streams = {c: StreamingWasserstein(reference[c]) for c in numerical}
     streams |= {c: StreamingJensenShannon(reference[c]) for c in categorical}
@@ -186,7 +199,8 @@ def exact_scores(reference: pd.DataFrame, read: Callable[[list[str]], Iterable[p
         for column, stream in streams.items():
             if column in chunk.columns:
                 stream.add(chunk[column])
-    crossed = {c: gaps for c in numerical if len(gaps := streams[c].crossed_gaps())}
+    crossed = {c: gaps for c in numerical if streams[c].rows and len(gaps := streams[c].crossed_gaps())
+               and not _certain(streams[c], (thresholds or {}).get(c))}
     if crossed:
         for chunk in read(list(crossed)):
             for column, gaps in crossed.items():
@@ -199,3 +213,10 @@ def exact_scores(reference: pd.DataFrame, read: Callable[[list[str]], Iterable[p
         except ValueError:
             continue
     return scores
+
+
+def _certain(stream: StreamingWasserstein, threshold: float | None) -> bool:
+    if threshold is None:
+        return False
+    score, error = stream.result()
+    return abs(score - threshold) > error

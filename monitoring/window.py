@@ -20,18 +20,21 @@ interval of the boundary when several replicas write at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from components.serving.prediction_log import TIMESTAMP, open_location
+from components.serving.prediction_log import TIMESTAMP, is_local, open_location
 
 DEFAULT_SAMPLE_ROWS = 20_000
+MODEL_VERSION = "model_version"
 DEFAULT_SAMPLE_FILES = 200  # files decoded for the sample, whatever the window's size
 
 
@@ -72,6 +75,7 @@ class WindowSample:
     rows: pd.DataFrame  # the sampled rows, oldest first
     window_rows: int  # rows in the window the sample was drawn from
     stats: ReadStats = field(default_factory=ReadStats)
+    segments: list[Segment] = field(default_factory=list)  # the window's files, for streamed passes
 
 
 def window_start(minutes: float | None) -> datetime | None:
@@ -176,12 +180,21 @@ def _since(fs, segment: Segment, since: datetime, stats: ReadStats) -> Segment:
     return Segment(segment.path, segment.rows, segment.size, segment.oldest, segment.newest, np.flatnonzero(mask))
 
 
-def _read(fs, segment: Segment, columns: list[str] | None, stats: ReadStats) -> pd.DataFrame:
-    schema = pq.read_schema(segment.path, filesystem=fs)
-    present = None if columns is None else [c for c in columns if c in schema.names]
-    table = pq.read_table(segment.path, filesystem=fs, columns=present)
+def _read(fs, segment: Segment, columns: list[str] | None, stats: ReadStats,
+          rows: np.ndarray | None = None) -> pa.Table:
+    """``columns`` (those the file has; all when None) of a file, then only ``rows`` when given."""
+    # A local file through Arrow's own reader (memory-mapped, no Python file object in between).
+    with (nullcontext(segment.path) if is_local(fs) else fs.open(segment.path, "rb")) as source:
+        parquet = pq.ParquetFile(source, memory_map=is_local(fs))
+        present = None if columns is None else [c for c in columns if c in parquet.schema_arrow.names]
+        table = parquet.read(columns=present)
     stats.read(segment.path, table.num_rows, segment.size)
-    return table.to_pandas()
+    return table if rows is None else table.take(pa.array(rows, pa.int64()))
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    # Column by column: much cheaper than Table.to_pandas for the few columns of a streamed pass.
+    return pd.DataFrame({name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names})
 
 
 def _blocks(sizes: list[int], least: int) -> list[list[int]]:
@@ -251,17 +264,29 @@ def read_window(location: str | Path, *, last_rows: int | None = None, since: da
     positions = _sample_positions([s.kept for s in segments], sample_rows, sample_files,
                                   np.random.default_rng(seed))
     fs, _ = open_location(location)
-    frames = [_read(fs, segment, None, stats).iloc[mine if segment.keep is None else segment.keep[mine]]
+    frames = [_read(fs, segment, None, stats, mine if segment.keep is None else segment.keep[mine]).to_pandas()
               for segment, mine in zip(segments, positions, strict=True) if len(mine)]
     sample = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return WindowSample(sample, window, stats)
+    return WindowSample(sample, window, stats, segments)
 
 
 def iter_window(location: str | Path, columns: list[str], *, last_rows: int | None = None,
-                since: datetime | None = None, stats: ReadStats | None = None) -> Iterator[pd.DataFrame]:
-    """``columns`` of every row of the window, one file at a time (memory: one file's columns)."""
+                since: datetime | None = None, stats: ReadStats | None = None,
+                segments: list[Segment] | None = None, model_version: int | None = None) -> Iterator[pd.DataFrame]:
+    """``columns`` of every row of the window, one file at a time (memory: one file's columns).
+
+    ``segments`` (a sample's) reads exactly the files and rows the sample was drawn from, without
+    planning again, even if files were added since. ``model_version`` keeps only that version's rows.
+    """
     stats = stats if stats is not None else ReadStats()
     fs, _ = open_location(location)
-    for segment in window_segments(location, last_rows=last_rows, since=since, stats=stats):
-        frame = _read(fs, segment, columns, stats)
-        yield (frame if segment.keep is None else frame.iloc[segment.keep]).reset_index(drop=True)
+    if segments is None:
+        segments = window_segments(location, last_rows=last_rows, since=since, stats=stats)
+    wanted = columns if model_version is None else [*columns, MODEL_VERSION]
+    for segment in segments:
+        table = _read(fs, segment, wanted, stats, segment.keep)
+        if model_version is not None:
+            if MODEL_VERSION not in table.column_names:
+                continue
+            table = table.filter(pc.equal(table.column(MODEL_VERSION), model_version)).drop_columns([MODEL_VERSION])
+        yield _frame(table)

@@ -43,7 +43,7 @@ def ours(reference: pd.DataFrame, log_dir: Path, rows: int, report: Path) -> tup
     def run():
         window = read_window(log_dir, since=HOUR, sample_rows=DEFAULT_SAMPLE_ROWS)
         drift, exact = drift_of_window(reference, NUMERICAL, CATEGORICAL, window, window.rows,
-                                       lambda columns: iter_window(log_dir, columns, since=HOUR), report)
+                                       lambda columns: iter_window(log_dir, columns, segments=window.segments), report)
         EXACT[report.stem] = exact
         return drift
 

@@ -82,8 +82,7 @@ def job(directory: Path) -> dict:
     current = window.rows[window.rows["model_version"] == 1]
 
     def read_full(columns):
-        for chunk in iter_window(log, [*columns, "model_version"], since=HOUR, stats=window.stats):
-            yield chunk[chunk["model_version"] == 1]
+        return iter_window(log, columns, stats=window.stats, segments=window.segments, model_version=1)
 
     drift, exact = drift_of_window(reference, NUMERICAL, CATEGORICAL, window, current, read_full)
     save_report(drift, directory / "report.html")
