@@ -97,6 +97,22 @@ def partition_value(path: str) -> str:
     return path.rsplit("/", 1)[-1].split("=", 1)[1]
 
 
+def _partitions_newest_first(fs, root: str, since: datetime | None, stats: ReadStats) -> Iterator[str]:
+    """Hour partitions at or after ``since``'s hour, newest first, listing each day only when reached."""
+    days = partition_folders(fs, root, "date")
+    stats.listings += 1
+    first = None if since is None else (f"{since.astimezone(UTC):%Y-%m-%d}", f"{since.astimezone(UTC):%H}")
+    for day in reversed(days):
+        if first is not None and partition_value(day) < first[0]:
+            return
+        stats.listings += 1
+        for hour in reversed(partition_folders(fs, day, "hour")):
+            if first is not None and (partition_value(day), partition_value(hour)) < first:
+                return
+            stats.partitions += 1
+            yield hour
+
+
 def window_partitions(location: str | Path, since: datetime | None, stats: ReadStats | None = None) -> list[str]:
     """The hour partitions that can hold rows at or after ``since`` (all when None), oldest first.
 
@@ -104,19 +120,7 @@ def window_partitions(location: str | Path, since: datetime | None, stats: ReadS
     """
     fs, root = open_location(location)
     stats = stats if stats is not None else ReadStats()
-    days = partition_folders(fs, root, "date")
-    stats.listings += 1
-    if since is not None:
-        first_day, first_hour = f"{since.astimezone(UTC):%Y-%m-%d}", f"{since.astimezone(UTC):%H}"
-        days = [d for d in days if partition_value(d) >= first_day]
-    hours = []
-    for day in days:
-        stats.listings += 1
-        for hour in partition_folders(fs, day, "hour"):
-            if since is None or (partition_value(day), partition_value(hour)) >= (first_day, first_hour):
-                hours.append(hour)
-    stats.partitions += len(hours)
-    return hours
+    return list(reversed(list(_partitions_newest_first(fs, root, since, stats))))
 
 
 def _micros(moment: datetime) -> int:
@@ -148,9 +152,16 @@ def _segments_of(fs, partition: str) -> list[Segment]:
 def window_segments(location: str | Path, *, last_rows: int | None = None, since: datetime | None = None,
                     stats: ReadStats | None = None) -> list[Segment]:
     """The files of the window (oldest first) with the rows of each that belong to it."""
-    fs, _ = open_location(location)
+    fs, root = open_location(location)
     stats = stats if stats is not None else ReadStats()
-    segments = [s for p in window_partitions(location, since, stats) for s in _segments_of(fs, p)]
+    segments, rows = [], 0
+    # Newest hours first: a window of the newest rows stops at the hour that completes it.
+    for partition in _partitions_newest_first(fs, root, since, stats):
+        found = _segments_of(fs, partition)
+        segments += found
+        rows += sum(s.rows for s in found)
+        if last_rows is not None and rows >= last_rows:
+            break
     segments.sort(key=lambda s: (s.newest, s.path))
     if since is not None:
         start = _micros(since)

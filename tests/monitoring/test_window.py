@@ -85,6 +85,7 @@ def test_a_one_hour_window_of_a_month_of_history_reads_only_that_hour(tmp_path):
     # The same window as the newest rows reads only the newest files too.
     newest = read_window(tmp_path, last_rows=30, sample_rows=1_000)
     assert sorted(newest.rows["i"]) == list(range(30)) and newest.stats.rows == 30
+    assert newest.stats.listings == 2 and newest.stats.partitions == 1
 
 
 def test_a_window_in_many_files_is_sampled_from_a_few_of_them_with_equal_chances():
