@@ -39,6 +39,7 @@ class DriftComputation:
     prediction: FeatureDrift | None = None
     target: FeatureDrift | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # column -> why it was not compared
+    snapshot: object = field(default=None, compare=False, repr=False)  # Evidently's, for the HTML report
 
 
 def unusable_reason(column: str, reference: pd.DataFrame, current: pd.DataFrame) -> str | None:
@@ -88,12 +89,20 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, numerical: lis
                           Dataset.from_pandas(_prepared(reference, all_num, all_cat), data_definition=definition))
     results = {c: _decision(snapshot, c, metric) for c, metric in per_column.items()}
     share = float(snapshot.context.get_metric_result(share_metric).share.value)
-    if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.save_html(str(report_path))
     features = [results[c] for c in [*numerical, *categorical] if c in results]
-    return DriftComputation(features, share, share >= DATASET_DRIFT_SHARE, results.get(prediction),
-                            results.get(target), skipped)
+    drift = DriftComputation(features, share, share >= DATASET_DRIFT_SHARE, results.get(prediction),
+                             results.get(target), skipped, snapshot)
+    if report_path is not None:
+        save_report(drift, report_path)
+    return drift
+
+
+def save_report(drift: DriftComputation, path: Path) -> None:
+    """Evidently's HTML report of the sampled comparison (a few MB: written only when asked)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    drift.snapshot.save_html(str(temporary))
+    temporary.replace(path)  # the monitor never serves a half-written report
 
 
 def marginal_columns(drift: DriftComputation, margin: float = MARGINAL_SCORE) -> list[str]:
@@ -101,13 +110,17 @@ def marginal_columns(drift: DriftComputation, margin: float = MARGINAL_SCORE) ->
     return [f.feature for f in drift.features if abs(f.score - f.threshold) < margin]
 
 
-def with_exact_columns(drift: DriftComputation, exact: DriftComputation) -> DriftComputation:
-    """``drift`` with the exact decisions of some inputs, the share and dataset flag recomputed."""
-    replaced = {f.feature: f for f in exact.features}
-    features = [replaced.get(f.feature, f) for f in drift.features]
+def with_exact_scores(drift: DriftComputation, scores: dict[str, float]) -> DriftComputation:
+    """``drift`` with some inputs decided on their score over every row, the share recomputed.
+
+    The method and threshold stay those Evidently resolved; like its distance tests, a score at or
+    above the threshold is drift.
+    """
+    features = [FeatureDrift(f.feature, scores[f.feature], f.method, f.threshold, scores[f.feature] >= f.threshold)
+                if f.feature in scores else f for f in drift.features]
     share = sum(f.drifted for f in features) / len(features)
     return DriftComputation(features, share, share >= DATASET_DRIFT_SHARE, drift.prediction, drift.target,
-                            {**drift.skipped, **exact.skipped})
+                            drift.skipped, drift.snapshot)
 
 
 def _value_drift(column: str, categorical: bool):

@@ -41,7 +41,7 @@ COMPONENT_VARIABLES: dict[str, frozenset[str]] = {
     # `shipyard monitor serve`: the drift job and the Alertmanager webhook. Without a KFP host the
     # webhook runs the retraining pipeline itself, so it reads what a pipeline step reads.
     "drift-monitor": frozenset({*_PIPELINE, "SHIPYARD_MODEL_VERSION", "SHIPYARD_PREDICTION_LOG_DIR",
-                                "SHIPYARD_KFP_HOST"}),
+                                "SHIPYARD_KFP_HOST", "SHIPYARD_RETENTION_DAYS"}),
     # `shipyard features materialize`: offline store -> Redis, freshness pushed to Prometheus.
     "materializer": frozenset({*_COMMON, "SHIPYARD_REDIS_URL", "SHIPYARD_FEAST_PROJECT",
                                "SHIPYARD_FEAST_REGISTRY_URI", "SHIPYARD_OFFLINE_STORE_URI",
@@ -107,6 +107,7 @@ class Settings:
     gitops_remote: str | None  # Git remote the pipeline's promote step pushes review branches to
     pushgateway_url: str | None  # where the materialization job pushes its freshness metrics
     component: str | None = None  # whose variables were read (None: all of them)
+    retention_days: int = 30  # prediction logs and drift reports older than this are deleted by the monitor
 
     @property
     def data_dir(self) -> Path:
@@ -149,6 +150,7 @@ class Settings:
             "SHIPYARD_MODEL_VERSION": "" if self.model_version is None else str(self.model_version),
             "SHIPYARD_PREDICTION_LOG_DIR": str(self.prediction_log_dir), "SHIPYARD_KFP_HOST": self.kfp_host or "",
             "SHIPYARD_PUSHGATEWAY_URL": self.pushgateway_url or "",
+            "SHIPYARD_GITOPS_REMOTE": self.gitops_remote or "", "SHIPYARD_RETENTION_DAYS": str(self.retention_days),
         }
         return {name: values[name] for name in sorted(variables_of(component))}
 
@@ -193,6 +195,9 @@ class Settings:
                                 f"not {registry_uri!r}")
         if registry_uri.startswith("postgresql://"):  # the project ships psycopg2; Feast would pick psycopg 3
             registry_uri = "postgresql+psycopg2://" + registry_uri[len("postgresql://"):]
+        retention = get("SHIPYARD_RETENTION_DAYS") or "30"
+        if not retention.isdigit() or int(retention) < 1:
+            raise SettingsError(f"SHIPYARD_RETENTION_DAYS must be a whole number of days >= 1, not {retention!r}")
         version = get("SHIPYARD_MODEL_VERSION")
         if version is not None and not version.isdigit():
             raise SettingsError(f"SHIPYARD_MODEL_VERSION must be a whole number, not {version!r}")
@@ -216,6 +221,7 @@ class Settings:
             gitops_remote=get("SHIPYARD_GITOPS_REMOTE"),
             pushgateway_url=get("SHIPYARD_PUSHGATEWAY_URL"),
             component=component,
+            retention_days=int(retention),
         )
 
 

@@ -1,9 +1,9 @@
 """`make bench-drift`: the drift job against a plain Evidently DataDriftPreset run on the same data.
 
-Data: the fraud generator's request columns (amount, hour, merchant_category, which the named
-scenarios shift) plus 17 unshifted columns, 20 features in all. The reference is 100,000 baseline
-rows; the current window is written as a prediction log (hourly JSON-lines files) and read back by
-the job, so its time includes reading the window. Plain Evidently gets both frames in memory.
+Data (benchmarks/drift/data.py): the fraud generator's request columns plus 17 unshifted columns,
+20 features in all. The reference is 100,000 baseline rows; the current window is written as a
+prediction log (one hour of Parquet files in the predictor's layout) and read back by the job, so
+its time includes reading it. Plain Evidently gets both frames in memory.
 One run per cell, on a shared machine: the numbers are indicative, and `uptime` is recorded.
 
     python -m benchmarks.drift.run [--sizes 10000 100000 1000000] [--compare-rows 1000000]
@@ -19,45 +19,20 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-import orjson
 import pandas as pd
 
+from benchmarks.drift.data import CATEGORICAL, NUMERICAL, frame, write_window
 from monitoring.drift import drift_of_window
 from monitoring.drift_compute import compute_drift
-from monitoring.window import DEFAULT_SAMPLE_ROWS, read_columns, read_window
+from monitoring.window import DEFAULT_SAMPLE_ROWS, iter_window, read_window
 from usecases.fraud import data as fraud_data
 
 REFERENCE_ROWS = 100_000
 REFERENCE_SAMPLE = 50_000  # what monitoring/reference.py keeps per model version
-EXTRA_NUMERICAL = [f"num_{i:02d}" for i in range(14)]
-EXTRA_CATEGORICAL = ["channel", "country", "device"]
-NUMERICAL = ["amount", "hour", *EXTRA_NUMERICAL]
-CATEGORICAL = ["merchant_category", *EXTRA_CATEGORICAL]
 SCENARIOS = ["normal", *fraud_data.SCENARIOS]
 RESULTS = Path(__file__).with_name("results.md")
 EXACT: dict[str, list[str]] = {}  # run -> inputs decided on every row (sampled score near the threshold)
-
-
-def frame(rows: int, seed: int, scenario: str | None) -> pd.DataFrame:
-    """Generator columns plus unshifted extra columns drawn from fixed distributions."""
-    base = fraud_data.generate_transactions(rows, seed, scenario)[["amount", "hour", "merchant_category"]]
-    rng = np.random.default_rng([seed, rows, 99])
-    extra = {name: (rng.lognormal(1 + i % 3, 0.5, rows) if i % 2 else rng.normal(i, 1 + i % 4, rows))
-             for i, name in enumerate(EXTRA_NUMERICAL)}
-    extra |= {name: rng.choice(["a", "b", "c", "d", "e"][: 3 + i], rows) for i, name in enumerate(EXTRA_CATEGORICAL)}
-    return pd.concat([base.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
-
-
-def write_log(current: pd.DataFrame, directory: Path) -> None:
-    """The window as the predictor logs it: one JSON object per line."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC).isoformat()
-    with open(directory / f"predictions-{datetime.now(UTC):%Y%m%dT%H}.jsonl", "wb") as out:
-        for start in range(0, len(current), 100_000):
-            chunk = current.iloc[start:start + 100_000].assign(timestamp=now, model_version=1)
-            out.write(b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-                               for r in chunk.to_dict("records")))
+HOUR = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
 
 def ours(reference: pd.DataFrame, log_dir: Path, rows: int, report: Path) -> tuple[dict[str, bool], float, float]:
@@ -66,9 +41,9 @@ def ours(reference: pd.DataFrame, log_dir: Path, rows: int, report: Path) -> tup
     tracemalloc slows Python allocations down, so the timed run is not traced.
     """
     def run():
-        window = read_window(log_dir, last_rows=rows, sample_rows=DEFAULT_SAMPLE_ROWS)
+        window = read_window(log_dir, since=HOUR, sample_rows=DEFAULT_SAMPLE_ROWS)
         drift, exact = drift_of_window(reference, NUMERICAL, CATEGORICAL, window, window.rows,
-                                       lambda columns: read_columns(log_dir, columns, last_rows=rows), report)
+                                       lambda columns: iter_window(log_dir, columns, segments=window.segments), report)
         EXACT[report.stem] = exact
         return drift
 
@@ -119,7 +94,7 @@ def main() -> None:
         for rows in args.sizes:
             current = frame(rows, 8, "amount_inflation")
             log_dir = Path(tmp) / f"log-{rows}"
-            write_log(current, log_dir)
+            write_window(log_dir, rows, HOUR, seed=8, scenario="amount_inflation", chunk_rows=rows)
             mine, seconds, peak = ours(reference, log_dir, rows, Path(tmp) / f"report-{rows}.html")
             theirs, plain_seconds = plain(reference_full, current)
             lines.append(f"| {rows:,} | {seconds:.2f} | {peak:.0f} | {plain_seconds:.2f} | "
@@ -132,7 +107,7 @@ def main() -> None:
         for scenario in SCENARIOS:
             current = frame(args.compare_rows, 9, scenario)
             log_dir = Path(tmp) / f"log-{scenario}"
-            write_log(current, log_dir)
+            write_window(log_dir, args.compare_rows, HOUR, seed=9, scenario=scenario, chunk_rows=args.compare_rows)
             mine, _, _ = ours(reference, log_dir, args.compare_rows, Path(tmp) / f"report-{scenario}.html")
             theirs, _ = plain(reference_full, current)
             declared = ", ".join(fraud_data.SCENARIOS.get(scenario, ("", ()))[1]) or "none"

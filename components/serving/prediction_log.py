@@ -1,68 +1,259 @@
-"""Append-only prediction log in hourly JSON-lines windows that the drift job reads."""
+"""The prediction log: each predictor process writes its own Parquet files, by hour, in batches.
+
+Layout under the log location (a local folder or an fsspec URI such as ``s3://bucket/predictions``)::
+
+    date=YYYY-MM-DD/hour=HH/<replica>-<seq>.parquet
+
+``<replica>`` is the host name (the pod's name on a cluster) and process id, so no two processes ever
+write one file; ``<seq>`` grows with every file a process writes and starts from the process's start
+time, so a restarted replica with the same id does not overwrite its earlier files. A file appears
+whole or not at all: a local file is written under a hidden name, fsynced and renamed; an object
+store publishes an object only when its upload completes. Readers ignore names starting with ``.``.
+
+Records are buffered and written every ``flush_rows`` records or ``flush_seconds`` seconds, whichever
+comes first, by a background thread (the request path only appends to a list); ``close()`` (the
+predictor's stop on SIGTERM) and interpreter exit write what is left. See the README for what a
+crash can lose. Columns (``SCHEMA`` first, fixed types; then one column per request field and
+online feature, named as in the use case, typed from its values: int64, float64, bool or string).
+"""
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import re
+import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
+import fsspec
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+logger = logging.getLogger(__name__)
+
+# The envelope of every record: fixed names and types, whatever the use case.
+SCHEMA = pa.schema([
+    ("request_id", pa.string()),
+    ("timestamp", pa.timestamp("us", tz="UTC")),  # when the request was answered
+    ("status", pa.int16()),  # HTTP status of the request: 200, or the error's code (no score then)
+    ("error", pa.string()),  # the error message of a failed request, else null
+    ("model_version", pa.int32()),
+    ("score", pa.float64()),  # null for a failed request
+    ("protocol", pa.string()),
+    ("features_missing", pa.bool_()),
+    ("features_stale", pa.bool_()),
+])
+ENVELOPE = frozenset(SCHEMA.names)
+TIMESTAMP = "timestamp"
+FLUSH_ROWS, FLUSH_SECONDS = 10_000, 10.0
+SEQ_DIGITS = 20
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def window_name(moment: datetime) -> str:
-    return f"predictions-{moment:%Y%m%dT%H}.jsonl"
+def replica_id(name: str | None = None) -> str:
+    """This process's name in file names: host name (the pod's name on a cluster) and process id, so
+    two workers of one pod never share a file; ``name`` overrides it (tests)."""
+    raw = name or f"{socket.gethostname()}-{os.getpid()}"
+    return _UNSAFE.sub("_", raw).strip("_") or "replica"
+
+
+def open_location(location: str | Path) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and root path of a log location (a folder path or any fsspec URI)."""
+    fs, root = fsspec.core.url_to_fs(str(location))
+    return fs, root.rstrip("/")
+
+
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return bool({"file", "local"} & set(protocols))
+
+
+def partition(moment: datetime) -> str:
+    """The hour partition holding ``moment`` (UTC)."""
+    moment = moment.astimezone(UTC)
+    return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
+
+
+def _timestamp(value) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    elif isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _status(record: dict) -> int:
+    """HTTP status: the record's own (a number, or text like "503"), else 200 when it has a score."""
+    value = record.get("status")
+    if isinstance(value, bool) or value is None:
+        return 200 if record.get("score") is not None and not record.get("error") else 500
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isdigit() else (200 if text.lower() in ("ok", "success") else 500)
+
+
+def _column(values: list) -> pa.Array:
+    """A column typed from its values; mixed kinds (a number sent as text) are kept as text."""
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def to_table(records: list[dict]) -> pa.Table:
+    """Records as one table: the envelope's fixed columns, then the others in first-seen order."""
+    envelope = {
+        "request_id": pa.array([None if r.get("request_id") is None else str(r["request_id"]) for r in records],
+                               pa.string()),
+        TIMESTAMP: pa.array([_timestamp(r.get(TIMESTAMP)) for r in records], SCHEMA.field(TIMESTAMP).type),
+        "status": pa.array([_status(r) for r in records], pa.int16()),
+    }
+    for name in SCHEMA.names:
+        if name not in envelope:
+            values = [r.get(name) for r in records]
+            if name == "error":
+                values = [None if v is None else str(v) for v in values]
+            envelope[name] = pa.array(values, SCHEMA.field(name).type, from_pandas=True)
+    others = list(dict.fromkeys(k for r in records for k in r if k not in ENVELOPE))
+    columns = {**envelope, **{name: _column([r.get(name) for r in records]) for name in others}}
+    return pa.table(columns)
+
+
+def write_file(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table) -> None:
+    """Write ``table`` so that readers see the whole file or none of it."""
+    directory, name = path.rsplit("/", 1)
+    fs.makedirs(directory, exist_ok=True)
+    if not is_local(fs):  # an object appears only once its upload completes
+        with fs.open(path, "wb") as out:
+            pq.write_table(table, out)
+        return
+    hidden = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+    with open(hidden, "wb") as out:
+        pq.write_table(table, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(hidden, path)
 
 
 class PredictionLog:
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._file = None
-        self._hour = -1
+    """Buffered writer of one predictor process; ``append`` never waits for storage."""
+
+    def __init__(self, location: str | Path, *, replica: str | None = None, flush_rows: int = FLUSH_ROWS,
+                 flush_seconds: float = FLUSH_SECONDS):
+        if flush_rows < 1 or flush_seconds <= 0:
+            raise ValueError("flush_rows must be at least 1 and flush_seconds above 0")
+        self.location = str(location)
+        self.fs, self.root = open_location(location)
+        self.fs.makedirs(self.root, exist_ok=True)
+        self.replica = replica or replica_id()
+        self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
+        self._seq = time.time_ns() // 1000  # microseconds at start: a restart continues above it
+        self._buffer: list[dict] = []
+        self._wake = threading.Condition()
+        self._write_lock = threading.Lock()  # one batch written at a time, in order
+        self._closed = False
+        self._writer = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
+        self._writer.start()
+        atexit.register(self.close)  # interpreter exit drains too, in case the owner never calls close()
 
     def append(self, records: list[dict]) -> None:
-        """Write whole lines and flush them to the OS before the response goes out."""
-        data = b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records)
-        with self._lock:
-            hour = int(time.time() // 3600)
-            if hour != self._hour:  # formatting the window name every request costs more than the write
-                self._hour, name = hour, window_name(datetime.fromtimestamp(hour * 3600, UTC))
-                self._close()
-                self._file = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across requests
-            self._file.write(data)
-            self._file.flush()
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the prediction log is closed")
+            self._buffer.extend(records)
+            if len(self._buffer) >= self.flush_rows:
+                self._wake.notify()
 
-    def _close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+    def flush(self) -> int:
+        """Write every buffered record now; the number of records written."""
+        with self._write_lock:
+            with self._wake:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                return 0
+            try:
+                self._write(batch)
+            except Exception:
+                with self._wake:  # keep them for the next attempt rather than lose them
+                    self._buffer[:0] = batch
+                raise
+            return len(batch)
 
     def close(self) -> None:
-        with self._lock:
-            self._close()
-            self._hour = -1
+        """Stop the writer thread and write what is buffered (idempotent)."""
+        with self._wake:
+            if self._closed:
+                return
+            self._closed = True
+            self._wake.notify()
+        atexit.unregister(self.close)
+        if self._writer is not threading.current_thread():
+            self._writer.join()
+        self.flush()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.flush_seconds
+        while True:
+            with self._wake:
+                while not self._closed and len(self._buffer) < self.flush_rows:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._wake.wait(remaining)
+                if self._closed:
+                    return
+            deadline = time.monotonic() + self.flush_seconds
+            try:
+                self.flush()
+            except Exception:  # storage down: the records stay buffered and are tried again
+                logger.exception("prediction log write failed; %d records kept for the next attempt",
+                                 len(self._buffer))
+
+    def _write(self, batch: list[dict]) -> None:
+        table = to_table(batch)
+        hours = hours_of(table)
+        for hour in sorted(set(hours)):
+            part = table if len(set(hours)) == 1 else table.filter(pa.array([h == hour for h in hours]))
+            self._seq += 1
+            name = f"{self.replica}-{self._seq:0{SEQ_DIGITS}d}.parquet"
+            write_file(self.fs, f"{self.root}/{partition(datetime.fromtimestamp(hour * 3600, UTC))}/{name}", part)
 
 
-def read_prediction_log(directory: Path, last_rows: int | None = None) -> pd.DataFrame:
-    """The newest ``last_rows`` records (all when None), oldest first."""
-    files = sorted(directory.glob("predictions-*.jsonl"))
-    frames = []
-    remaining = last_rows
-    for path in reversed(files):
-        # A line is complete only once its newline is written; a torn tail is left for the next read.
-        lines = path.read_bytes().split(b"\n")[:-1]
-        if remaining is not None:
-            lines = lines[-remaining:]
-            remaining -= len(lines)
-        frames.append(pd.DataFrame([orjson.loads(line) for line in lines if line.strip()]))
-        if remaining is not None and remaining <= 0:
-            break
+def hours_of(table: pa.Table) -> list[int]:
+    """The UTC hour (hours since the epoch) of every row."""
+    micros = table.column(TIMESTAMP).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return (micros // 3_600_000_000).tolist()
+
+
+def log_files(location: str | Path) -> list[str]:
+    """Every published file of the log (hidden, half-written files excluded), oldest partition first."""
+    fs, root = open_location(location)
+    if not fs.exists(root):
+        return []
+    found = [p for p in fs.find(root) if p.endswith(".parquet") and not p.rsplit("/", 1)[1].startswith(".")]
+    return sorted(found)
+
+
+def read_prediction_log(location: str | Path, last_rows: int | None = None) -> pd.DataFrame:
+    """Every written record (the newest ``last_rows`` when given), oldest first, as a DataFrame.
+
+    For tests and small logs: the drift job reads windows through monitoring/window.py instead.
+    """
+    fs, _ = open_location(location)
+    frames = [pq.read_table(path, filesystem=fs).to_pandas() for path in log_files(location)]
     if not frames:
         return pd.DataFrame()
-    return pd.concat(list(reversed(frames)), ignore_index=True)
+    log = pd.concat(frames, ignore_index=True)
+    log = log.sort_values(TIMESTAMP, kind="stable").reset_index(drop=True)
+    return log if last_rows is None else log.tail(last_rows).reset_index(drop=True)

@@ -97,13 +97,100 @@ def test_decisions_near_the_threshold_are_made_again_on_every_row():
 
     def read_full(columns):
         asked.append(columns)
-        return full[columns]
+        return (full[columns].iloc[start:start + 3_000] for start in range(0, len(full), 3_000))
 
     drift, exact = drift_of_window(reference, NUM, CAT, WindowSample(sampled, len(full)), sampled, read_full)
     exact_decision = compute_drift(reference, full, ["amount"], [])
     assert exact == asked[0] and "amount" in exact
-    assert {f.feature: f for f in drift.features}["amount"] == exact_decision.features[0]
+    mine, evidently = {f.feature: f for f in drift.features}["amount"], exact_decision.features[0]
+    # One pass decides it (the score is far enough from the threshold): Evidently's score within 1e-3.
+    assert mine.score == pytest.approx(evidently.score, abs=1e-3) and mine.drifted == evidently.drifted
+    assert (mine.method, mine.threshold) == (evidently.method, evidently.threshold)
     assert drift.drift_share == sum(f.drifted for f in drift.features) / 3
     # A window that fits in the sample is already exact: nothing is read again.
+    asked.clear()
     _, none = drift_of_window(reference, NUM, CAT, WindowSample(full, len(full)), full, read_full)
-    assert none == [] and len(asked) == 1
+    assert none == [] and asked == []
+
+
+def chunked(frame: pd.DataFrame, size: int):
+    def read(columns):
+        return (frame[[c for c in columns if c in frame]].iloc[i:i + size] for i in range(0, len(frame), size))
+    return read
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.05, 1.12, 1.7])
+def test_streamed_scores_equal_evidently_on_the_whole_window(scale):
+    from monitoring.exact_drift import exact_scores
+
+    reference = sample(3_000, 1).assign(amount=lambda d: d["amount"].round(2))  # ties with the reference
+    current = sample(25_000, 7, amount_scale=scale, mix=(0.4, 0.4, 0.2)).assign(amount=lambda d: d["amount"].round(2))
+    current.loc[:40, "amount"] = np.nan  # dropped, as Evidently drops them
+    current.loc[41:60, "hour"] = np.inf
+    current = current.astype({"hour": float})
+    whole = compute_drift(reference, current, NUM, CAT)
+    streamed = exact_scores(reference, chunked(current, 4_000), NUM, CAT)
+    for feature in whole.features:
+        score, error = streamed[feature.feature]
+        assert score == pytest.approx(feature.score, abs=1e-12), feature
+        assert error == 0.0
+
+
+def test_crossed_gaps_are_read_again_and_only_their_values_are_kept():
+    from monitoring.exact_drift import StreamingWasserstein
+
+    rng = np.random.default_rng(3)
+    reference, current = pd.Series(rng.normal(0, 1, 2_000)), pd.Series(rng.normal(0.02, 1, 100_000))
+    stream = StreamingWasserstein(reference)
+    for start in range(0, len(current), 10_000):
+        stream.add(current[start:start + 10_000])
+    crossed = stream.crossed_gaps()
+    assert 0 < len(crossed) < 2_001
+    stream.add_crossing(current, crossed)
+    assert 0 < stream.kept < len(current) / 10  # a small part of the window, not every value
+    from scipy.stats import wasserstein_distance
+    assert stream.result()[0] == pytest.approx(wasserstein_distance(reference, current) / np.std(reference), abs=1e-12)
+
+
+def test_a_second_pass_is_read_only_when_the_estimate_could_be_on_either_side_of_the_threshold():
+    from monitoring.exact_drift import exact_scores
+
+    reference, current = sample(3_000, 1), sample(25_000, 7, amount_scale=1.12)
+    reads = []
+
+    def read(columns):
+        reads.append(columns)
+        return chunked(current, 5_000)(columns)
+
+    far = exact_scores(reference, read, ["amount"], [], thresholds={"amount": 0.1})
+    assert reads == [["amount"]]  # one pass: certain
+    score, error = far["amount"]
+    assert 0 < error < abs(score - 0.1)
+    reads.clear()
+    near = exact_scores(reference, read, ["amount"], [], thresholds={"amount": score + error / 2})
+    assert reads == [["amount"], ["amount"]] and near["amount"][1] == 0.0  # two passes: exact
+
+
+def test_values_tied_with_the_reference_need_no_second_pass():
+    from monitoring.exact_drift import StreamingWasserstein
+
+    rng = np.random.default_rng(5)
+    hours = pd.Series(rng.integers(0, 24, 200_000).astype(float))  # every value sits on a reference point
+    stream = StreamingWasserstein(pd.Series(rng.integers(0, 24, 3_000).astype(float)))
+    stream.add(hours)
+    assert len(stream.crossed_gaps()) == 0  # decided exactly in one pass: nothing kept
+
+
+def test_beyond_the_value_budget_the_score_is_estimated_within_its_stated_bound():
+    from scipy.stats import wasserstein_distance
+
+    from monitoring.exact_drift import StreamingWasserstein
+
+    rng = np.random.default_rng(4)
+    reference, current = pd.Series(rng.normal(0, 1, 2_000)), pd.Series(rng.normal(0.02, 1, 100_000))
+    stream = StreamingWasserstein(reference, max_values=10)
+    stream.add(current)
+    stream.add_crossing(current, stream.crossed_gaps())
+    score, error = stream.result()
+    truth = wasserstein_distance(reference, current) / np.std(reference)
+    assert 0 < error < 0.01 and abs(score - truth) <= error

@@ -1,5 +1,7 @@
 """The drift job on the trained platform: each named scenario, late labels, bad logs, bounded windows."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from prometheus_client import generate_latest
@@ -104,3 +106,29 @@ def test_bad_logs_count_errors_and_keep_the_last_good_values(use_trained_home):
     # `hour` could not be compared this time: it keeps the value of the last run that could.
     assert 'shipyard_feature_drifted{feature="amount",model="fraud",version="1"} 0.0' in body
     assert 'shipyard_feature_drift_score{feature="hour",model="fraud",version="1"}' in body
+
+
+def test_a_report_is_written_only_when_the_result_changes(use_trained_home):
+    reports = use_trained_home.reports_dir
+    log_traffic(use_trained_home, "normal", rows=1_000)
+    first = run_drift_job(use_trained_home, USE_CASE, 1_000)
+    before = set(reports.glob("drift-*.html"))
+    again = run_drift_job(use_trained_home, USE_CASE, 1_000)
+    assert again.report_path == first.report_path and set(reports.glob("drift-*.html")) == before
+    log_traffic(use_trained_home, "amount_inflation", rows=1_000)
+    changed = run_drift_job(use_trained_home, USE_CASE, 1_000)
+    assert [f.feature for f in changed.features if f.drifted] == ["amount"]
+    assert changed.report_path != first.report_path and set(reports.glob("drift-*.html")) - before == {
+        Path(changed.report_path)}
+
+
+def test_a_time_window_reads_only_its_hours_of_a_long_history(use_trained_home):
+    now = pd.Timestamp.now(tz="UTC")
+    events = USE_CASE.generate(2_000, SEED, "amount_inflation")
+    old = logged_rows(use_trained_home, USE_CASE, events)
+    for days in (3, 2, 1):  # shifted traffic in the history: read, it would show as drift
+        write_log(use_trained_home, old.assign(timestamp=(now - pd.Timedelta(days=days)).isoformat()))
+    log_traffic(use_trained_home, "normal", rows=1_000)
+    result = run_drift_job(use_trained_home, USE_CASE, since=(now - pd.Timedelta(minutes=30)).to_pydatetime())
+    assert result.window_rows == 1_000 and drifted(result) == []
+    assert result.log_files_read == 1 and result.log_rows_read == 1_000
