@@ -116,6 +116,7 @@ class FastPath:
         self.routes = {f"/v1/models/{predictor.name}:predict": "v1", f"/v2/models/{predictor.name}/infer": "v2"}
         self.ready_paths = {"/v2/health/ready", f"/v2/models/{predictor.name}/ready",
                             f"/v1/models/{predictor.name}"}
+        self.metadata_path = f"/v2/models/{predictor.name}"
         self.versioned = re.compile(rf"^/v2/models/{name}/versions/([^/]*)(/ready|/infer)?$")
 
     async def __call__(self, scope, receive, send) -> None:
@@ -137,6 +138,9 @@ class FastPath:
             scope = {**scope, "path": path, "raw_path": path.encode()}
         if self.drain.draining and path in self.ready_paths:
             await self._answer(send, error_answer(503, "shutting down: not ready for new traffic"))
+            return
+        if path == self.metadata_path and scope["method"] == "GET":
+            await self.app(scope, receive, self._with_versions(send))
             return
         protocol = self.routes.get(path) if scope["method"] == "POST" else None
         if protocol is None:
@@ -176,9 +180,15 @@ class FastPath:
             if metrics is not None:
                 metrics.request(protocol, answer.status).inc()
                 metrics.duration[protocol].observe(time.perf_counter() - started)
-            extra = [ROUTE_HEADER, (b"model-version", scoring.version_text.encode())] if scoring else []
+            extra = [(b"model-version", scoring.version_text.encode())] if scoring else []
+            extra += [ROUTE_HEADER] if self.fast else []
             await self._answer(send, answer, extra)
             return
+        if answer is None and header(scope, b"inference-header-content-length") is None:
+            # A JSON body without a JSON Content-Type (tritonclient sends none): KServe's v2 route would take
+            # it for binary tensor data and refuse it, so say what it is.
+            scope = {**scope, "headers": [*[(k, v) for k, v in scope["headers"] if k != b"content-type"],
+                                          (b"content-type", b"application/json")]}
         await self._through_kserve(scope, replay(body, receive), send, protocol, request_id, metrics, started)
 
     async def _through_kserve(self, scope, receive, send, protocol, request_id, metrics, started) -> None:
@@ -217,6 +227,33 @@ class FastPath:
             if metrics is not None:
                 metrics.request(protocol, 500).inc()
             await self._answer(send, internal_error(request_id, f"{protocol} route"))
+
+    def _with_versions(self, send):
+        """KServe's model metadata with the served version listed (it leaves ``versions`` null)."""
+        start: dict = {}
+
+        async def rewritten(message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                if message["status"] != 200:
+                    await send(message)
+                return
+            if start.get("status") != 200 or message.get("more_body"):
+                await send(message)
+                return
+            try:
+                metadata = orjson.loads(message.get("body", b""))
+                metadata["versions"] = [self._served_version()]
+                body = orjson.dumps(metadata)
+            except (orjson.JSONDecodeError, TypeError):
+                body = message.get("body", b"")
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            if self.drain.draining:
+                headers.append((b"connection", b"close"))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        return rewritten
 
     def _closing(self, send):
         async def with_close(message) -> None:

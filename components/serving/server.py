@@ -48,7 +48,10 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
         access_log_format=options.access_log_format, ssl_certfile=options.ssl_certfile,
         ssl_keyfile=options.ssl_keyfile)
     if not options.access_log and options.access_log_format is None:
-        logging.getLogger("uvicorn.access").disabled = True  # uvicorn logs each request otherwise
+        # Per-request log lines cost throughput and repeat the request metrics: uvicorn's access log and
+        # the "kserve.trace" timing line KServe's TimingMiddleware writes for every request.
+        logging.getLogger("uvicorn.access").disabled = True
+        logging.getLogger("kserve.trace").disabled = True
     try:
         server.start([predictor])
     finally:
