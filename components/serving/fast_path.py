@@ -127,6 +127,9 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if path == "/v2/":  # the OIP spec's server metadata path; KServe's route is "/v2"
+            path = "/v2"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
         if path.startswith("/v2/models/") and "/versions/" in path:
             matched = self.versioned.match(path)
             if matched is None or matched.group(1) != self._served_version():
