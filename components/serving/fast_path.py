@@ -28,8 +28,7 @@ import signal
 import time
 import uuid
 
-import orjson
-
+from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.requests import MAX_BODY_BYTES
 from components.serving.scoring import Answer, error_answer, internal_error
 
@@ -65,17 +64,6 @@ def replay(body: bytes, receive):
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
     return again
-
-
-def schema_error(body: bytes) -> Answer:
-    """FastAPI's 422 (``{"detail": [{"loc": [...], "msg": ...}]}``) as a 400 ``{"error": ...}``."""
-    try:
-        problems = [f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}"
-                    for d in orjson.loads(body).get("detail", [])]
-    except (orjson.JSONDecodeError, AttributeError, TypeError):
-        problems = []
-    return error_answer(400, "request does not match the Open Inference Protocol schema: "
-                             + ("; ".join(problems[:5]) or "invalid request"))
 
 
 def header(scope, name: bytes) -> str | None:
@@ -143,11 +131,12 @@ class FastPath:
             await self._answer(send, error_answer(503, "shutting down: not ready for new traffic"))
             return
         if path == self.metadata_path and scope["method"] == "GET":
-            await self.app(scope, receive, self._with_versions(send))
+            rule = with_versions(self._served_version())
+            await self.app(scope, receive, rewriting(send, rule, self.drain.draining))
             return
         protocol = self.routes.get(path) if scope["method"] == "POST" else None
         if protocol is None:
-            await self.app(scope, receive, self._closing(send) if self.drain.draining else send)
+            await self.app(scope, receive, rewriting(send, errors_as_error_key, self.drain.draining))
             return
         await self._score(scope, receive, send, protocol)
 
@@ -196,74 +185,29 @@ class FastPath:
 
     async def _through_kserve(self, scope, receive, send, protocol, request_id, metrics, started) -> None:
         """KServe's own route for this request, its answer counted; an exception escaping it becomes our 500."""
-        state = {"status": None, "replaced": False}
+        answered = False
         request_id = request_id or uuid.uuid4().hex
-        draining = self.drain.draining
 
         async def counted(message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 422:
-                state["status"] = 422  # FastAPI's schema error: answered below as a 400 like ours
-                return
-            if state["status"] == 422 and message["type"] == "http.response.body":
-                answer = schema_error(message.get("body", b""))
-                if metrics is not None:
-                    metrics.request(protocol, answer.status).inc()
-                await self._answer(send, answer)
-                return
+            nonlocal answered
             if message["type"] == "http.response.start":
-                state["status"] = message["status"]
+                answered = True
                 if metrics is not None:
                     metrics.request(protocol, message["status"]).inc()
                     metrics.duration[protocol].observe(time.perf_counter() - started)
                 if message["status"] >= 500 and message["status"] != 503:
                     logger.error("KServe's %s route answered %d (request id %s)", protocol, message["status"],
                                  request_id)
-                if draining:
-                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
         try:
-            await self.app(scope, receive, counted)
+            await self.app(scope, receive, rewriting(counted, without_null_parameters, self.drain.draining))
         except Exception:
-            if state["status"] is not None:
+            if answered:
                 raise  # the answer has started: nothing cleaner is possible than closing the connection
             if metrics is not None:
                 metrics.request(protocol, 500).inc()
             await self._answer(send, internal_error(request_id, f"{protocol} route"))
-
-    def _with_versions(self, send):
-        """KServe's model metadata with the served version listed (it leaves ``versions`` null)."""
-        start: dict = {}
-
-        async def rewritten(message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                if message["status"] != 200:
-                    await send(message)
-                return
-            if start.get("status") != 200 or message.get("more_body"):
-                await send(message)
-                return
-            try:
-                metadata = orjson.loads(message.get("body", b""))
-                metadata["versions"] = [self._served_version()]
-                body = orjson.dumps(metadata)
-            except (orjson.JSONDecodeError, TypeError):
-                body = message.get("body", b"")
-            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            if self.drain.draining:
-                headers.append((b"connection", b"close"))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-        return rewritten
-
-    def _closing(self, send):
-        async def with_close(message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
-            await send(message)
-        return with_close
 
     async def _answer(self, send, answer: Answer, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         headers = [(b"content-type", answer.content_type), (b"content-length", str(len(answer.body)).encode()),

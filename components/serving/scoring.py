@@ -159,12 +159,10 @@ class Scoring:
                 return error_answer(413, f"request body has {len(body)} bytes; at most {MAX_BODY_BYTES}")
             check_request_id(request_id, "header x-request-id")
             payload = decode_body(body)
-            binary = False
-            if protocol == "v2" and isinstance(payload, dict):
-                binary = binary_output_requested(payload, self.output_name)
-                if binary is None:
-                    return None
             batch = (parse_v2 if protocol == "v2" else parse_v1)(payload, self.use_case)
+            binary = binary_output_requested(payload, self.output_name) if protocol == "v2" else False
+            if binary is None:
+                return None  # checked inputs, outputs chosen in a way KServe's route implements
             request_id = request_id or batch.request_id or uuid.uuid4().hex
             scores = self.score(batch, protocol, request_id)
             if binary:

@@ -3,9 +3,10 @@
 The equivalent of a schemathesis run, kept small: every operation of the reference spec
 (``../shared/reference/open-inference-protocol/rest_predict_v2.yaml`` beside the repository) is
 called with path parameters drawn by hypothesis (the served model and version, and arbitrary ones)
-and, for inference, bodies drawn from the spec's ``inference_request`` schema (hypothesis-jsonschema)
-or shaped like the feature contract. No answer may be a 5xx; a 200 must match the spec's response
-schema; every error must be a JSON body with an ``error`` string. Fast path on and off.
+and, for inference, bodies drawn from the spec's ``inference_request`` schema (``from_schema``
+covers the JSON-schema subset the spec uses) or shaped like the feature contract. No answer may
+be a 5xx; a 200 must match the spec's response schema; every error must be a JSON body with an
+``error`` string. Fast path on and off.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 from tests.serving.conftest import start_serve
 from tests.serving.platforms import copy_platform, require
@@ -53,6 +53,27 @@ def inline(schema, spec: dict, depth: int = 0):
             target = target[part]
         return inline(copy.deepcopy(target), spec, depth + 1)
     return {k: inline(v, spec, depth) for k, v in schema.items() if not k.startswith("x-")}
+
+
+SCALARS = {"string": st.text(max_size=10), "number": st.floats(allow_nan=False, allow_infinity=False) | st.integers(),
+           "integer": st.integers(-(2**70), 2**70), "boolean": st.booleans()}
+
+
+def from_schema(schema: dict) -> st.SearchStrategy:
+    """Values matching an (inlined) OpenAPI 3.0 schema: object, array, anyOf and scalar types."""
+    if "anyOf" in schema:
+        return st.one_of([from_schema(option) for option in schema["anyOf"]])
+    kind = schema.get("type", "object")
+    if kind == "array":
+        return st.lists(from_schema(schema.get("items", {"type": "string"})), max_size=4)
+    if kind != "object":
+        return SCALARS[kind]
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    if not properties:  # free-form (``parameters``)
+        return st.dictionaries(st.text(max_size=6), SCALARS["string"] | SCALARS["number"], max_size=3)
+    return st.fixed_dictionaries({k: from_schema(v) for k, v in properties.items() if k in required},
+                                 optional={k: from_schema(v) for k, v in properties.items() if k not in required})
 
 
 @pytest.fixture(scope="module")
