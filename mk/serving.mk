@@ -14,3 +14,4 @@ bench-serving: $(STAMP) $(BENCH_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "wrk is required (Debian package wrk)"; exit 1; }
 	@command -v redis-server >/dev/null || { echo "redis-server is required (Debian package redis-server)"; exit 1; }
 	$(BIN)/python benchmarks/serving/run.py --out benchmarks/serving/results.md
+	$(BIN)/python benchmarks/serving/interleaved.py --out benchmarks/serving/results-interleaved.md

@@ -9,12 +9,30 @@ from shipyard_cli.errors import readable_errors
 
 
 @readable_errors
-def serve(port: int = typer.Option(8080, help="HTTP port of the KServe ModelServer.")):
+def serve(
+    port: int = typer.Option(8080, help="HTTP port of the KServe ModelServer."),
+    grpc_port: int = typer.Option(
+        0, help="Port of KServe's gRPC (Open Inference Protocol) server; 0: off (KServe serverless exposes one port)."
+    ),
+    fast_path: bool = typer.Option(True, help="Answer JSON scoring requests before KServe's data plane."),
+    drain_seconds: float = typer.Option(
+        5.0, min=0.0,
+        help="After SIGTERM: report not-ready but keep answering this long, then close connections."),
+    grace_seconds: int = typer.Option(30, min=1, help="Then at most this long to finish requests in flight."),
+    ssl_certfile: str = typer.Option(None, help="Serve HTTPS with this certificate (KServe's --ssl_certfile)."),
+    ssl_keyfile: str = typer.Option(None, help="Private key of --ssl-certfile."),
+    access_log_format: str = typer.Option(None, help="KServe's access log format (asgi-logger fields)."),
+    access_log: bool = typer.Option(False, help="uvicorn's default access log (costs throughput)."),
+):
     """Serve the champion (or SHIPYARD_MODEL_VERSION) with KServe and Feast online features."""
+    from components.serving.server import ServeOptions
     from components.serving.server import serve as serve_model
 
     settings, use_case = context("predictor")
-    serve_model(settings, use_case, port)
+    serve_model(settings, use_case, ServeOptions(
+        port=port, grpc_port=grpc_port, fast_path=fast_path, drain_seconds=drain_seconds,
+        grace_seconds=grace_seconds, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+        access_log_format=access_log_format, access_log=access_log))
 
 
 def register(app: typer.Typer) -> None:

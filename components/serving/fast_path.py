@@ -1,21 +1,39 @@
-"""The scoring routes answered in front of KServe's FastAPI app, everything else passed through.
+"""An ASGI middleware on KServe's FastAPI app: the scoring fast path, versioned routes, the drain.
 
-KServe's generic route costs most of a request here: FastAPI dependency injection, its JSON codec
-and response model, the v2 pydantic decoding and a timing middleware. ``FastPath`` is a plain ASGI
-wrapper that answers ``POST /v1/models/{name}:predict`` and ``POST /v2/models/{name}/infer`` with
-the same validation, features and model as the ``kserve.Model``; health, readiness, metadata and
-``/metrics`` stay KServe's. The work is synchronous on the event loop on purpose: one worker,
-no thread hand-off, and the feature read is bounded by the store timeout.
+It is added with ``app.add_middleware`` to the app KServe serves (``kserve.model_server.app``), so
+KServe's own ``ModelServer.start`` builds and runs the server with every option it has (TLS, access
+log format, workers, grace period) and wraps this middleware in its own (timing, access log).
+
+- ``POST /v1/models/{name}:predict`` and ``POST /v2/models/{name}/infer`` with a JSON body are
+  answered here by ``Scoring``: no FastAPI routing and dependency injection, no pydantic decoding.
+  Anything else on those routes (the binary tensor extension's input, an output selection the fast
+  path does not implement), and every request when ``fast`` is off, goes on to KServe's own route,
+  which calls the same predictor: same validation, prediction log and metrics.
+- Every answer on a scoring route is counted here (``shipyard_requests_total`` by status code),
+  whichever path answered; an exception that escapes KServe's route too becomes a JSON 500 with the
+  request id, never uvicorn's plain-text one.
+- ``/v2/models/{name}/versions/{v}/...`` is the unversioned route when ``v`` is the served version,
+  and a JSON 404 for any other version (KServe answers 501 to every versioned route).
+- Drain: on SIGTERM readiness turns 503 at once while scoring goes on for ``drain_seconds``; every
+  answer then carries ``Connection: close``, so clients move off kept-alive connections before
+  uvicorn's own shutdown closes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+import re
+import signal
+import time
+import uuid
 
+from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.requests import MAX_BODY_BYTES
-from components.serving.scoring import Scoring
+from components.serving.scoring import Answer, error_answer, internal_error
 
-NOT_READY = b'{"error": "model is not ready"}'
+logger = logging.getLogger(__name__)
+ROUTE_HEADER = (b"x-shipyard-route", b"fast")  # which path answered: tests pin that the fast path serves
 
 
 async def read_body(receive) -> bytes:
@@ -35,6 +53,19 @@ async def read_body(receive) -> bytes:
     return body[:MAX_BODY_BYTES + 1]
 
 
+def replay(body: bytes, receive):
+    """A ``receive`` that hands ``body`` to the next app once, then waits for the client as before."""
+    sent = False
+
+    async def again():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+    return again
+
+
 def header(scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -42,24 +73,147 @@ def header(scope, name: bytes) -> str | None:
     return None
 
 
+class Drain:
+    """SIGTERM handling in front of uvicorn's: not ready at once, uvicorn's shutdown ``seconds`` later."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.draining = seconds, False
+
+    def install(self) -> None:
+        """Called at lifespan start-up, when uvicorn's own SIGTERM handler is in place to chain to."""
+        loop = asyncio.get_running_loop()
+        then = signal.getsignal(signal.SIGTERM)
+        if not callable(then):
+            return
+
+        def on_sigterm(sig, frame) -> None:
+            if self.draining:  # a second SIGTERM: stop now
+                then(sig, frame)
+                return
+            self.draining = True
+            logger.info("SIGTERM: not ready; still answering for %.1f s, then closing connections", self.seconds)
+            loop.call_soon_threadsafe(loop.call_later, self.seconds, then, sig, None)
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
 class FastPath:
-    def __init__(self, app, model_name: str, scoring: Callable[[], Scoring | None]):
-        self.app, self.scoring = app, scoring
-        self.routes = {f"/v1/models/{model_name}:predict": "v1", f"/v2/models/{model_name}/infer": "v2"}
+    def __init__(self, app, predictor, fast: bool = True, drain_seconds: float = 0.0):
+        self.app, self.predictor, self.fast = app, predictor, fast
+        self.drain = Drain(drain_seconds)
+        name = re.escape(predictor.name)
+        self.routes = {f"/v1/models/{predictor.name}:predict": "v1", f"/v2/models/{predictor.name}/infer": "v2"}
+        self.ready_paths = {"/v2/health/ready", f"/v2/models/{predictor.name}/ready",
+                            f"/v1/models/{predictor.name}"}
+        self.metadata_path = f"/v2/models/{predictor.name}"
+        self.versioned = re.compile(rf"^/v2/models/{name}/versions/([^/]*)(/ready|/infer)?$")
 
     async def __call__(self, scope, receive, send) -> None:
-        protocol = self.routes.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if protocol is None or scope["method"] != "POST":
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._on_startup(receive), send)
+            return
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path == "/v2/":  # the OIP spec's server metadata path; KServe's route is "/v2"
+            path = "/v2"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        if path.startswith("/v2/models/") and "/versions/" in path:
+            matched = self.versioned.match(path)
+            if matched is None or matched.group(1) != self._served_version():
+                await self._answer(send, error_answer(404, f"model {self.predictor.name!r} version "
+                                                           f"{matched.group(1) if matched else '?'!s} is not served "
+                                                           f"here; it serves version {self._served_version()}"))
+                return
+            path = f"/v2/models/{self.predictor.name}{matched.group(2) or ''}"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        if self.drain.draining and path in self.ready_paths:
+            await self._answer(send, error_answer(503, "shutting down: not ready for new traffic"))
+            return
+        if path == self.metadata_path and scope["method"] == "GET":
+            rule = with_versions(self._served_version())
+            await self.app(scope, receive, rewriting(send, rule, self.drain.draining))
+            return
+        protocol = self.routes.get(path) if scope["method"] == "POST" else None
+        if protocol is None:
+            await self.app(scope, receive, rewriting(send, errors_as_error_key, self.drain.draining))
+            return
+        await self._score(scope, receive, send, protocol)
+
+    def _on_startup(self, receive):
+        async def receive_and_install():
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.drain.install()
+            return message
+        return receive_and_install
+
+    def _served_version(self) -> str:
+        return str(self.predictor.version)
+
+    async def _score(self, scope, receive, send, protocol: str) -> None:
+        started = time.perf_counter()
+        request_id = header(scope, b"x-request-id")
         body = await read_body(receive)
-        scoring = self.scoring()
-        headers = [(b"content-type", b"application/json")]
-        if scoring is None:
-            status, payload = 503, NOT_READY
+        scoring = self.predictor.scoring
+        metrics = scoring.metrics if scoring is not None else None
+        answer: Answer | None
+        if not self.predictor.ready or scoring is None:
+            answer = error_answer(503, f"model {self.predictor.name!r} is not loaded")
+        elif len(body) > MAX_BODY_BYTES:
+            answer = error_answer(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+        elif header(scope, b"inference-header-content-length") is not None:
+            answer = None  # binary tensor input: KServe's codec decodes it, the predictor validates it
+        elif not self.fast:
+            answer = scoring.check(protocol, body, request_id)  # KServe's errors would not name the field
         else:
-            status, payload = scoring.respond(protocol, body, header(scope, b"x-request-id"))
-            headers.append((b"model-version", scoring.version_text.encode()))
-        headers.append((b"content-length", str(len(payload)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+            answer = scoring.respond(protocol, body, request_id)
+        if answer is not None:
+            if metrics is not None:
+                metrics.request(protocol, answer.status).inc()
+                metrics.duration[protocol].observe(time.perf_counter() - started)
+            extra = [(b"model-version", scoring.version_text.encode())] if scoring else []
+            extra += [ROUTE_HEADER] if self.fast else []
+            await self._answer(send, answer, extra)
+            return
+        if answer is None and header(scope, b"inference-header-content-length") is None:
+            # A JSON body without a JSON Content-Type (tritonclient sends none): KServe's v2 route would take
+            # it for binary tensor data and refuse it, so say what it is.
+            scope = {**scope, "headers": [*[(k, v) for k, v in scope["headers"] if k != b"content-type"],
+                                          (b"content-type", b"application/json")]}
+        await self._through_kserve(scope, replay(body, receive), send, protocol, request_id, metrics, started)
+
+    async def _through_kserve(self, scope, receive, send, protocol, request_id, metrics, started) -> None:
+        """KServe's own route for this request, its answer counted; an exception escaping it becomes our 500."""
+        answered = False
+        request_id = request_id or uuid.uuid4().hex
+
+        async def counted(message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = True
+                if metrics is not None:
+                    metrics.request(protocol, message["status"]).inc()
+                    metrics.duration[protocol].observe(time.perf_counter() - started)
+                if message["status"] >= 500 and message["status"] != 503:
+                    logger.error("KServe's %s route answered %d (request id %s)", protocol, message["status"],
+                                 request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, rewriting(counted, without_null_parameters, self.drain.draining))
+        except Exception:
+            if answered:
+                raise  # the answer has started: nothing cleaner is possible than closing the connection
+            if metrics is not None:
+                metrics.request(protocol, 500).inc()
+            await self._answer(send, internal_error(request_id, f"{protocol} route"))
+
+    async def _answer(self, send, answer: Answer, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        headers = [(b"content-type", answer.content_type), (b"content-length", str(len(answer.body)).encode()),
+                   *answer.headers, *(extra or [])]
+        if self.drain.draining:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+

@@ -126,17 +126,30 @@ class RedisReader:
         return [self._decode(reply) for reply in replies]
 
 
-def resp_connection(online_config) -> RespConnection | None:
-    """A direct connection for a plain Redis (host:port, db, password); None for anything else."""
-    from feast.infra.online_stores.redis import RedisOnlineStore
+def parse_connection_string(text: str) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    """Feast's Redis connection string (``host:port[,host:port],key=value,...``): nodes and options."""
+    nodes, options = [], {}
+    for part in text.split(","):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            options[key.strip()] = value.strip()
+        elif part.strip():
+            host, _, port = part.strip().rpartition(":")
+            nodes.append((host, int(port)))
+    return nodes, options
 
+
+def resp_connection(online_config) -> RespConnection | None:
+    """A direct connection for a plain Redis (host:port, db, ACL user, password); None for anything else,
+    which Feast's own client then serves: TLS (``ssl=true``), Cluster, Sentinel and GLIDE set-ups."""
     if online_config.type != "redis" or online_config.redis_type != "redis" or online_config.client != "redis":
-        return None  # Cluster, Sentinel and GLIDE set-ups keep Feast's own client handling
-    nodes, options = RedisOnlineStore._parse_connection_string(online_config.connection_string)
-    if len(nodes) != 1 or set(options) - {"db", "password"}:
-        return None  # TLS and other connection options: Feast's client
-    return RespConnection(nodes[0]["host"], int(nodes[0]["port"]), int(options.get("db", 0)),
-                          options.get("password"), REDIS_TIMEOUT_SECONDS)
+        return None
+    nodes, options = parse_connection_string(online_config.connection_string)
+    if len(nodes) != 1 or set(options) - {"db", "password", "username"}:
+        return None
+    (host, port), = nodes
+    return RespConnection(host, port, int(options.get("db", 0)), options.get("password"), REDIS_TIMEOUT_SECONDS,
+                          options.get("username"))
 
 
 def reader_for(store, view, entity, names: list[str]) -> FeatureViewReader:

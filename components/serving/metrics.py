@@ -24,14 +24,18 @@ ONLINE_STORE_ERRORS = Counter("shipyard_online_store_errors", "Failed online fea
                               ["model", "version", "store"])
 PREDICTION_SCORE = Histogram("shipyard_prediction_score", "Predicted probability of the positive class.",
                              ["model", "version"], buckets=tuple(i / 20 for i in range(1, 21)))
+UNKNOWN_CATEGORIES = Counter("shipyard_unknown_categories",
+                             "Instances with a category value never seen in training; scored, flagged in the log.",
+                             ["model", "version", "field"])
 MODEL_INFO = Gauge("shipyard_model_info", "The model version this predictor serves (value is always 1).",
                    ["model", "version", "feature_service"])
 
-PROTOCOLS = ("v1", "v2")
+PROTOCOLS = ("v1", "v2", "grpc")
 
 
 class ServingMetrics:
-    def __init__(self, model: str, version: int, feature_service: str, store: str):
+    def __init__(self, model: str, version: int, feature_service: str, store: str,
+                 categorical: tuple[str, ...] = ()):
         labels = {"model": model, "version": str(version)}
         self._labels = labels
         self.duration = {p: REQUEST_DURATION.labels(**labels, protocol=p) for p in PROTOCOLS}
@@ -40,6 +44,7 @@ class ServingMetrics:
         self.stale = STALE_FEATURES.labels(**labels, feature_service=feature_service)
         self.store_errors = ONLINE_STORE_ERRORS.labels(**labels, store=store)
         self.score = PREDICTION_SCORE.labels(**labels)
+        self.unknown_category = {field: UNKNOWN_CATEGORIES.labels(**labels, field=field) for field in categorical}
         self._requests: dict[tuple[str, int], Counter] = {}
         MODEL_INFO.labels(**labels, feature_service=feature_service).set(1)
         for protocol in PROTOCOLS:  # export the series from the start, not after the first request

@@ -2,33 +2,42 @@
 
 ``load`` resolves ``models:/<name>@champion`` (or SHIPYARD_MODEL_VERSION) to a version once, loads
 it with skops (no pickle), picks ONNX Runtime when it reproduces sklearn, and is ready only after
-the online store answered a read. ``predict`` is KServe's generic route; the same ``Scoring``
-also answers the fast path (components/serving/fast_path.py).
+the online store answered a read. ``predict`` is KServe's own data plane (REST v1/v2, the binary
+tensor extension, gRPC); the same ``Scoring`` also answers the fast path (fast_path.py). HTTP
+answers are counted by the fast-path middleware, which sees every status code; gRPC ones here.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import kserve
-from kserve.errors import InvalidInput, ServerNotReady
-from kserve.protocol.infer_type import InferRequest, InferResponse
+import numpy as np
+from kserve.errors import InferenceError, InvalidInput, ServerNotReady
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import ModelInputs, fastest_scorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
-from components.serving.requests import infer_request_payload, parse_v1, parse_v2
+from components.serving.requests import check_request_id, infer_request_payload, parse_v1, parse_v2
 from components.serving.scoring import Scoring
 from shipyard import registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
 
 REFERENCE_ROWS = 2000  # reference rows the ONNX form must reproduce before it serves
+V2_DATATYPE = {"int": "INT64", "float": "FP64", "category": "BYTES"}  # metadata: what the model takes
 logger = logging.getLogger(__name__)
+
+
+def tensor_metadata(use_case: UseCase) -> list[dict]:
+    """One OIP tensor per request field of the contract; ``-1``: any number of instances."""
+    return [{"name": f.name, "datatype": V2_DATATYPE[f.kind], "shape": [-1]} for f in use_case.request_fields]
 
 
 class ShipyardPredictor(kserve.Model):
@@ -47,45 +56,81 @@ class ShipyardPredictor(kserve.Model):
         # After the model's import: threadpoolctl only limits native libraries already loaded.
         threadpool_limits(limits=1)
         columns = registry.input_columns(self.settings, name, self.version)
-        inputs = ModelInputs(columns, frozenset(self.use_case.categorical_columns()))
+        categorical = [c for c in self.use_case.categorical_columns() if c in columns]
+        inputs = ModelInputs(columns, frozenset(categorical))
         with tempfile.TemporaryDirectory() as tmp:
             reference = registry.reference_data(self.settings, name, self.version, Path(tmp))
         scorer = fastest_scorer(model, inputs, reference.head(REFERENCE_ROWS))
+        # A category is "known" when the version's training set holds it (see README: unknown categories).
+        known = {c: frozenset(reference[c].dropna().astype(str)) for c in categorical if c in reference}
         features = OnlineFeatures(self.settings, self.use_case)
         features.lookup([reference[self.use_case.entity].iloc[0]] if len(reference) else [0])  # store answers?
         features.start_clock_refresh()
-        metrics = ServingMetrics(name, self.version, self.use_case.feature_service, features.store_type)
+        metrics = ServingMetrics(name, self.version, self.use_case.feature_service, features.store_type,
+                                 tuple(known))
         log = PredictionLog(self.settings.prediction_log_dir)
-        self.scoring = Scoring(self.use_case, self.version, scorer, features, log, metrics)
+        self.scoring = Scoring(self.use_case, self.version, scorer, features, log, metrics, known)
         logger.info("serving %s version %d with %s, online store %s", name, self.version, scorer.kind,
                     features.store_type)
         self.ready = True
         return self.ready
 
     def stop(self) -> None:
+        """KServe's unload: not ready first (the fast path answers 503), then close the log."""
+        self.ready = False
         if self.scoring is not None:
             self.scoring.features.stop()
             self.scoring.log.close()
 
+    def get_input_types(self) -> list[dict]:
+        return tensor_metadata(self.use_case)
+
+    def get_output_types(self) -> list[dict]:
+        return [{"name": f"{self.use_case.model_name}_probability", "datatype": "FP64", "shape": [-1]}]
+
     def predict(self, payload, headers=None, response_headers=None):
         protocol = "v2" if isinstance(payload, InferRequest) else "v1"
-        body = infer_request_payload(payload) if protocol == "v2" else payload
-        request_id = (headers or {}).get("x-request-id")
+        from_grpc = protocol == "v2" and payload.from_grpc
+        started = time.perf_counter()
+        code = 500
+        request_id = None
         try:
+            if not self.ready or self.scoring is None:
+                code = 503
+                raise ServerNotReady(f"model {self.name!r} is not loaded")
+            request_id = check_request_id((headers or {}).get("x-request-id"), "header x-request-id")
+            body = infer_request_payload(payload) if protocol == "v2" else payload
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
+            request_id = request_id or batch.request_id or uuid.uuid4().hex
+            scores = self.scoring.score(batch, "grpc" if from_grpc else protocol, request_id)
+            code = 200
         except InvalidInput:
-            self.scoring.metrics.request(protocol, 400).inc()
+            code = 400
             raise
-        request_id = request_id or batch.request_id or uuid.uuid4().hex
-        try:
-            scores = self.scoring.score(batch, protocol, request_id)
         except StoreUnavailable as exc:
-            self.scoring.metrics.request(protocol, 503).inc()
+            code = 503
             raise ServerNotReady(f"online feature store unavailable: {exc}") from None
-        self.scoring.metrics.request(protocol, 200).inc()
+        except ServerNotReady:
+            raise
+        except Exception:
+            request_id = request_id or uuid.uuid4().hex
+            logger.exception("internal error in %s scoring (request id %s)", protocol, request_id)
+            raise InferenceError(f"internal error in {protocol} scoring; the server log has the details "
+                                 f"under request id {request_id}") from None
+        finally:
+            if from_grpc and self.scoring is not None:  # REST answers are counted by the middleware
+                self.scoring.metrics.request("grpc", code).inc()
+                self.scoring.metrics.duration["grpc"].observe(time.perf_counter() - started)
         if response_headers is not None:
             response_headers["model-version"] = self.scoring.version_text
-        response = self.scoring.response(protocol, scores, request_id)
-        if protocol == "v2":
-            return InferResponse.from_rest(response)
-        return response
+        if protocol == "v1":
+            return self.scoring.response(protocol, scores, request_id)
+        return self.infer_response(payload, scores, request_id)
+
+    def infer_response(self, request: InferRequest, scores: list[float], request_id: str) -> InferResponse:
+        output = InferOutput(name=self.scoring.output_name, shape=[len(scores)], datatype="FP64")
+        output.set_data_from_numpy(np.asarray(scores, dtype=np.float64), binary_data=request.use_binary_outputs)
+        return InferResponse(response_id=request_id, model_name=self.name, model_version=self.scoring.version_text,
+                             infer_outputs=[output], from_grpc=request.from_grpc,
+                             use_binary_outputs=request.use_binary_outputs,
+                             requested_outputs=request.request_outputs)

@@ -7,6 +7,7 @@ produce the same columnar ``Batch``: plain lists per field, cheaper than a DataF
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,11 @@ from shipyard.usecase import RequestField, UseCase
 
 MAX_INSTANCES = 1000
 MAX_BODY_BYTES = 1 << 20  # 1,000 instances of this contract fit in well under 200 KB
+MAX_STRING_LENGTH = 256  # a category or a request id; longer is a client bug, not a merchant
+# Whole numbers become Feast INT64 entity keys and model inputs: the signed 64-bit range is their domain.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# ONNX Runtime scores in float32: a larger number would reach the model as infinity.
+FLOAT32_MAX = 3.4028234663852886e38
 
 # Open Inference Protocol datatypes each kind of request field accepts.
 V2_DATATYPES = {
@@ -37,33 +43,67 @@ class Batch:
 
 
 def decode_body(payload: Any) -> Any:
-    """KServe hands over raw bytes when the Content-Type is not JSON: accept JSON bytes anyway."""
+    """KServe hands over raw bytes when the Content-Type is not JSON: accept JSON bytes anyway.
+
+    orjson rejects NaN, Infinity, 1e400 and integers past 64 bits as invalid JSON, which would leave
+    the client without the field's name; on that (rare) path Python's own parser reads them, and the
+    field checks then name the field and the problem.
+    """
     if isinstance(payload, (bytes, bytearray, memoryview, str)):
         try:
             return orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+            try:
+                return json.loads(bytes(payload) if not isinstance(payload, str) else payload)
+            except (ValueError, RecursionError):
+                raise InvalidInput(f"request body is not valid JSON: {exc}") from None
     return payload
 
 
 def check_value(spec: RequestField, value: Any, where: str) -> Any:
+    """``value`` in the full domain of ``spec``, converted to its Python type, or ``InvalidInput``."""
     if value is None:
         raise InvalidInput(f"{where}: missing field {spec.name!r}")
     if spec.kind == "category":
         if not isinstance(value, str) or not value:
             raise InvalidInput(f"{where}: field {spec.name!r} must be a non-empty string")
+        if len(value) > MAX_STRING_LENGTH:
+            raise InvalidInput(f"{where}: field {spec.name!r} has {len(value)} characters; at most "
+                               f"{MAX_STRING_LENGTH}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{where}: field {spec.name!r} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInput(f"{where}: field {spec.name!r} must be finite, got {value!r}")
-    if spec.kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
-        raise InvalidInput(f"{where}: field {spec.name!r} must be a whole number, got {value!r}")
-    if spec.minimum is not None and value < spec.minimum:
-        raise InvalidInput(f"{where}: field {spec.name!r} must be >= {spec.minimum}, got {value!r}")
-    if spec.maximum is not None and value > spec.maximum:
-        raise InvalidInput(f"{where}: field {spec.name!r} must be <= {spec.maximum}, got {value!r}")
+    if spec.kind == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise InvalidInput(f"{where}: field {spec.name!r} must be a whole number, got {value!r}")
+        low, high = INT64_MIN, INT64_MAX
+    else:
+        low, high = -FLOAT32_MAX, FLOAT32_MAX
+    if spec.minimum is not None:
+        low = max(low, spec.minimum)
+    if spec.maximum is not None:
+        high = min(high, spec.maximum)
+    if value < low:
+        raise InvalidInput(f"{where}: field {spec.name!r} must be >= {_show(low)}, got {_show(value)}")
+    if value > high:
+        raise InvalidInput(f"{where}: field {spec.name!r} must be <= {_show(high)}, got {_show(value)}")
     return int(value) if spec.kind == "int" else float(value)
+
+
+def _show(number: int | float) -> str:
+    """A bound or value for an error message, without a 4,000-digit integer."""
+    text = repr(number)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
+
+
+def check_request_id(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_STRING_LENGTH:
+        raise InvalidInput(f"{where} must be a string of at most {MAX_STRING_LENGTH} characters")
+    return value
 
 
 def _check_count(count: int, what: str) -> None:
@@ -100,7 +140,7 @@ def parse_v1(payload: Any, use_case: UseCase) -> Batch:
 def _tensor_rows(tensor: dict, spec: RequestField) -> list:
     where = f"input {spec.name!r}"
     datatype, shape, data = tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
-    if datatype not in V2_DATATYPES[spec.kind]:
+    if not isinstance(datatype, str) or datatype not in V2_DATATYPES[spec.kind]:
         allowed = ", ".join(sorted(V2_DATATYPES[spec.kind]))
         raise InvalidInput(f"{where}: datatype {datatype!r} is not one of {allowed}")
     if (not isinstance(shape, list) or not 1 <= len(shape) <= 2 or
@@ -123,6 +163,8 @@ def parse_v2(payload: Any, use_case: UseCase) -> Batch:
     for i, tensor in enumerate(payload["inputs"]):
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise InvalidInput(f"inputs[{i}] must be a tensor object with a name")
+        if len(tensor["name"]) > MAX_STRING_LENGTH:
+            raise InvalidInput(f"inputs[{i}]: name has {len(tensor['name'])} characters; at most {MAX_STRING_LENGTH}")
         if tensor["name"] in by_name:
             raise InvalidInput(f"input {tensor['name']!r} appears more than once")
         by_name[tensor["name"]] = tensor
@@ -138,13 +180,34 @@ def parse_v2(payload: Any, use_case: UseCase) -> Batch:
     if len(set(sizes.values())) != 1:
         raise InvalidInput(f"inputs have different lengths (ragged): {sizes}")
     _check_count(sizes[fields[0].name], "inputs")
-    request_id = payload.get("id")
-    return Batch(columns, sizes[fields[0].name], request_id if isinstance(request_id, str) else None)
+    request_id = check_request_id(payload.get("id"), 'request "id"')
+    return Batch(columns, sizes[fields[0].name], request_id)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """A tensor element from KServe's decoding (numpy scalars, raw bytes) as a JSON-like value."""
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{where}: BYTES element is not UTF-8 text") from None
+    return value.item() if hasattr(value, "item") else value
 
 
 def infer_request_payload(request: Any) -> dict:
-    """A KServe ``InferRequest`` as the JSON form ``parse_v2`` reads (the non-fast path)."""
-    return {"id": request.id, "inputs": [
-        {"name": t.name, "shape": list(t.shape), "datatype": t.datatype,
-         "data": t.data.tolist() if hasattr(t.data, "tolist") else t.data}
-        for t in request.inputs]}
+    """A KServe ``InferRequest`` (REST JSON or binary, or gRPC) as the JSON form ``parse_v2`` reads."""
+    inputs = []
+    for tensor in request.inputs:
+        where = f"input {tensor.name!r}"
+        data = tensor.data
+        if data is None or (isinstance(data, list) and not data):  # binary tensor data: KServe decodes it
+            try:
+                data = tensor.as_numpy()
+            except (ValueError, TypeError) as exc:
+                raise InvalidInput(f"{where}: binary data does not match datatype and shape ({exc})") from None
+        data = data.reshape(-1).tolist() if hasattr(data, "reshape") else data
+        if isinstance(data, list) and data and isinstance(data[0], list):  # a [n, 1] tensor as nested JSON
+            data = [item for row in data for item in (row if isinstance(row, list) else [row])]
+        inputs.append({"name": tensor.name, "shape": list(tensor.shape), "datatype": tensor.datatype,
+                       "data": [_plain(v, where) for v in data] if isinstance(data, list) else data})
+    return {"id": request.id or None, "inputs": inputs}

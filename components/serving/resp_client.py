@@ -24,8 +24,10 @@ def encode_command(*parts: bytes) -> bytes:
 
 
 class RespConnection:
-    def __init__(self, host: str, port: int, db: int = 0, password: str | None = None, timeout: float = 0.2):
+    def __init__(self, host: str, port: int, db: int = 0, password: str | None = None, timeout: float = 0.2,
+                 username: str | None = None):
         self.address, self.db, self.password, self.timeout = (host, port), db, password, timeout
+        self.username = username  # a Redis 6 ACL user; without it AUTH is the default user's password
         self._sock: socket.socket | None = None
         self._reader = None
 
@@ -41,7 +43,8 @@ class RespConnection:
         self._sock, self._reader = sock, sock.makefile("rb")
         setup = []
         if self.password:
-            setup.append(encode_command(b"AUTH", self.password.encode()))
+            user = [self.username.encode()] if self.username else []
+            setup.append(encode_command(b"AUTH", *user, self.password.encode()))
         if self.db:
             setup.append(encode_command(b"SELECT", str(self.db).encode()))
         if setup:
@@ -57,10 +60,20 @@ class RespConnection:
             finally:
                 self._sock = self._reader = None
 
+    def _short_read(self) -> RespError:
+        """Why a reply stopped early: the socket timeout of a hung Redis, or a closed connection."""
+        try:
+            waiting = self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return RespError(f"timeout: Redis did not answer within {self.timeout:g} s")
+        except OSError as exc:
+            return RespError(f"{type(exc).__name__}: {exc}")
+        return RespError("connection closed by Redis" if not waiting else "incomplete reply from Redis")
+
     def _read_line(self) -> bytes:
         line = self._reader.readline()
         if not line.endswith(b"\r\n"):
-            raise RespError("connection closed by Redis")
+            raise self._short_read()
         return line[:-2]
 
     def _read_reply(self):
@@ -72,7 +85,7 @@ class RespConnection:
                 return None
             data = self._reader.read(size + 2)
             if len(data) != size + 2:
-                raise RespError("connection closed by Redis")
+                raise self._short_read()
             return data[:-2]
         if kind == b"*":
             count = int(rest)
@@ -91,6 +104,9 @@ class RespConnection:
                 self._connect()
             self._sock.sendall(commands)
             replies = [self._read_reply() for _ in keys]
+        except (BlockingIOError, TimeoutError) as exc:  # SO_SNDTIMEO / connect timeout: a hung Redis
+            self.close()
+            raise RespError(f"timeout: Redis did not answer within {self.timeout:g} s") from exc
         except (OSError, ValueError) as exc:
             self.close()
             raise RespError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,15 +1,21 @@
 """The request path shared by both protocols: features, score, prediction log, metrics, response.
 
-``Scoring.respond`` turns a raw body into (HTTP status, JSON body) and never raises for a client's
-mistake or a store outage: 400/413 name the problem, 503 says the online store did not answer.
+``Scoring.respond`` turns a raw body into an ``Answer`` (HTTP status, JSON or binary body) and never
+raises: 400/413 name the problem, 503 says the online store did not answer, and anything unexpected
+is a 500 whose JSON carries the request id, with the traceback in the server log. It returns None
+for a request it leaves to KServe's own data plane (an output selection it does not implement).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 import orjson
 from kserve.errors import InvalidInput
 
@@ -17,19 +23,78 @@ from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import OnnxScorer, SklearnScorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
-from components.serving.requests import MAX_BODY_BYTES, Batch, parse_v1, parse_v2
+from components.serving.requests import (
+    MAX_BODY_BYTES,
+    Batch,
+    check_request_id,
+    decode_body,
+    parse_v1,
+    parse_v2,
+)
 from shipyard.usecase import UseCase
 
-PARSERS = {"v1": parse_v1, "v2": parse_v2}
+JSON = b"application/json"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+def error_answer(status: int, message: str, request_id: str | None = None) -> Answer:
+    payload: dict[str, Any] = {"error": message}
+    if request_id is not None:
+        payload["request_id"] = request_id
+    return Answer(status, orjson.dumps(payload))
+
+
+def internal_error(request_id: str, where: str) -> Answer:
+    """The 500 for an exception nobody expected: traceback to the server log, request id to the client."""
+    logger.exception("internal error in %s (request id %s)", where, request_id)
+    return error_answer(500, f"internal error in {where}; the server log has the details under this request id",
+                        request_id)
+
+
+def binary_output_requested(payload: dict, output_name: str) -> bool | None:
+    """Whether a v2 request asks for binary output data; None when it selects outputs in a way the
+    fast path leaves to KServe (unknown names, several outputs)."""
+    parameters = payload.get("parameters")
+    binary = isinstance(parameters, dict) and parameters.get("binary_data_output") is True
+    outputs = payload.get("outputs")
+    if outputs is None:
+        return binary
+    if (not isinstance(outputs, list) or len(outputs) != 1 or not isinstance(outputs[0], dict)
+            or outputs[0].get("name") != output_name):
+        return None
+    own = outputs[0].get("parameters")
+    if isinstance(own, dict) and isinstance(own.get("binary_data"), bool):
+        return own["binary_data"]
+    return binary
 
 
 class Scoring:
     def __init__(self, use_case: UseCase, version: int, scorer: SklearnScorer | OnnxScorer,
-                 features: OnlineFeatures, log: PredictionLog, metrics: ServingMetrics):
+                 features: OnlineFeatures, log: PredictionLog, metrics: ServingMetrics,
+                 known_categories: dict[str, frozenset[str]] | None = None):
         self.use_case, self.version, self.scorer = use_case, version, scorer
         self.features, self.log, self.metrics = features, log, metrics
+        self.known_categories = known_categories or {}
         self.model_name, self.version_text = use_case.model_name, str(version)
         self.output_name = f"{use_case.model_name}_probability"
+
+    def unknown_categories(self, batch: Batch) -> list[bool]:
+        """Per instance: does any category field hold a value the model never saw in training?"""
+        flags = [False] * batch.size
+        for name, known in self.known_categories.items():
+            for i, value in enumerate(batch.columns[name]):
+                if value not in known:
+                    flags[i] = True
+                    self.metrics.unknown_category[name].inc()
+        return flags
 
     def score(self, batch: Batch, protocol: str, request_id: str) -> list[float]:
         """Probabilities in instance order; every answered instance is in the prediction log first."""
@@ -44,6 +109,7 @@ class Scoring:
             self.metrics.missing.inc(sum(rows.missing))
         if any(rows.stale):
             self.metrics.stale.inc(sum(rows.stale))
+        unknown = self.unknown_categories(batch)
         columns = {**batch.columns, **rows.values}
         scores = self.scorer.predict(columns).tolist()
         now = datetime.now(UTC).isoformat()
@@ -51,7 +117,7 @@ class Scoring:
         self.log.append([
             {**{name: columns[name][i] for name in names}, "score": scores[i], "model_version": self.version,
              "timestamp": now, "request_id": request_id, "features_missing": rows.missing[i],
-             "features_stale": rows.stale[i], "protocol": protocol}
+             "features_stale": rows.stale[i], "unknown_category": unknown[i], "protocol": protocol}
             for i in range(batch.size)])
         for value in scores:
             self.metrics.score.observe(value)
@@ -64,23 +130,47 @@ class Scoring:
                 "outputs": [{"name": self.output_name, "shape": [len(scores)], "datatype": "FP64",
                              "data": scores}]}
 
-    def respond(self, protocol: str, body: bytes, request_id: str | None) -> tuple[int, bytes]:
-        """HTTP status and JSON body for one request of ``protocol`` ("v1" or "v2")."""
-        started = time.perf_counter()
+    def binary_response(self, scores: list[float], request_id: str) -> Answer:
+        """The binary tensor data extension: a JSON header, then the FP64 values little-endian."""
+        data = np.asarray(scores, dtype="<f8").tobytes()
+        header = orjson.dumps({
+            "model_name": self.model_name, "model_version": self.version_text, "id": request_id,
+            "outputs": [{"name": self.output_name, "shape": [len(scores)], "datatype": "FP64",
+                         "parameters": {"binary_data_size": len(data)}}]})
+        return Answer(200, header + data, b"application/octet-stream",
+                      [(b"inference-header-content-length", str(len(header)).encode())])
+
+    def check(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
+        """The 400 a JSON request gets before KServe's route sees it (the same checks as ``respond``)."""
+        try:
+            check_request_id(request_id, "header x-request-id")
+            (parse_v2 if protocol == "v2" else parse_v1)(decode_body(body), self.use_case)
+        except InvalidInput as exc:
+            return error_answer(400, str(exc.reason))
+        except Exception:
+            return internal_error(request_id or uuid.uuid4().hex, f"{protocol} validation")
+        return None
+
+    def respond(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
+        """The answer to one JSON request of ``protocol`` ("v1" or "v2"); None: leave it to KServe."""
+        request_id = request_id or None
         try:
             if len(body) > MAX_BODY_BYTES:
-                return self._error(protocol, 413, f"request body has {len(body)} bytes; at most {MAX_BODY_BYTES}")
-            batch = PARSERS[protocol](body, self.use_case)
+                return error_answer(413, f"request body has {len(body)} bytes; at most {MAX_BODY_BYTES}")
+            check_request_id(request_id, "header x-request-id")
+            payload = decode_body(body)
+            batch = (parse_v2 if protocol == "v2" else parse_v1)(payload, self.use_case)
+            binary = binary_output_requested(payload, self.output_name) if protocol == "v2" else False
+            if binary is None:
+                return None  # checked inputs, outputs chosen in a way KServe's route implements
             request_id = request_id or batch.request_id or uuid.uuid4().hex
             scores = self.score(batch, protocol, request_id)
+            if binary:
+                return self.binary_response(scores, request_id)
+            return Answer(200, orjson.dumps(self.response(protocol, scores, request_id)))
         except InvalidInput as exc:
-            return self._error(protocol, 400, str(exc.reason))
+            return error_answer(400, str(exc.reason))
         except StoreUnavailable as exc:
-            return self._error(protocol, 503, f"online feature store unavailable: {exc}")
-        self.metrics.request(protocol, 200).inc()
-        self.metrics.duration[protocol].observe(time.perf_counter() - started)
-        return 200, orjson.dumps(self.response(protocol, scores, request_id))
-
-    def _error(self, protocol: str, code: int, message: str) -> tuple[int, bytes]:
-        self.metrics.request(protocol, code).inc()
-        return code, orjson.dumps({"error": message})
+            return error_answer(503, f"online feature store unavailable: {exc}")
+        except Exception:
+            return internal_error(request_id or uuid.uuid4().hex, f"{protocol} scoring")

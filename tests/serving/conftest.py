@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.settings import Settings
-from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_predictor
+from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlflow_server, start_predictor
 from tests.serving.platforms import (
     Platform,
     copy_platform,
@@ -34,6 +34,17 @@ class RunningPredictor:
 def run_predictor(platform: Platform, log_dir: Path) -> tuple[ServerProcess, str]:
     port = free_port()
     return start_predictor(port, log_dir / f"serve-{port}.log", platform.env), f"http://127.0.0.1:{port}"
+
+
+def start_serve(platform: Platform, log_path: Path, *args: str, port: int | None = None,
+                ready_url: str | None = None) -> tuple[ServerProcess, str]:
+    """``shipyard serve --port P ARGS...`` over ``platform``, started and ready (or stopped)."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(["serve", "--port", str(port), *args], log_path, platform.env)
+    # Start-up (imports, model download, ONNX check on 2,000 rows) is a start-up bound, not a timing
+    # assertion: on a 2-core machine shared with other test runs it was seen to take over 120 s.
+    return server.start_until(http_ok(ready_url or f"{url}/v2/models/fraud/ready"), timeout=300), url
 
 
 @contextmanager

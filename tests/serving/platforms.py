@@ -27,7 +27,7 @@ def require(available: bool, message: str) -> None:
     """Under CI a missing service fails the test; elsewhere it is skipped with the reason."""
     if available:
         return
-    if os.environ.get("CI") == "true":
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
         pytest.fail(message)
     pytest.skip(message)
 

@@ -90,3 +90,40 @@ def test_bad_v2_requests_name_the_problem(payload, message):
 def test_bad_requests_name_the_problem(payload, message):
     with pytest.raises(InvalidInput, match=message):
         parse_v1(payload, USE_CASE)
+
+
+@pytest.mark.parametrize("value", [2**63, 10**20, 1e20, -(2**63) - 1, 2**64, 10**400])
+def test_entity_keys_past_int64_name_the_field(value):
+    with pytest.raises(InvalidInput, match="field 'customer_id' must be"):
+        parse_v1({"instances": [{**GOOD, "customer_id": value}]}, USE_CASE)
+
+
+def test_the_largest_int64_entity_key_is_accepted():
+    assert parse_v1({"instances": [{**GOOD, "customer_id": 2**63 - 1}]}, USE_CASE).columns["customer_id"] == [2**63 - 1]
+
+
+@pytest.mark.parametrize("raw", [b"9223372036854775808", b"18446744073709551616", b"1e20", b"NaN", b"-Infinity",
+                                 b"1e400"])
+def test_raw_json_numbers_orjson_refuses_still_name_the_field(raw):
+    body = b'{"instances": [{"customer_id": ' + raw + b', "amount": 1.0, "merchant_category": "x", "hour": 1}]}'
+    with pytest.raises(InvalidInput, match="field 'customer_id' must be"):
+        parse_v1(body, USE_CASE)
+
+
+def test_strings_and_request_ids_are_bounded():
+    with pytest.raises(InvalidInput, match="'merchant_category' has 257 characters; at most 256"):
+        parse_v1({"instances": [{**GOOD, "merchant_category": "x" * 257}]}, USE_CASE)
+    with pytest.raises(InvalidInput, match='request "id" must be a string of at most 256'):
+        parse_v2({"id": "r" * 257, **v2([GOOD])}, USE_CASE)
+    with pytest.raises(InvalidInput, match="input 'hour': datatype"):
+        parse_v2(v2([GOOD], hour={"datatype": ["INT64"]}), USE_CASE)  # unhashable datatype: a 400, not a crash
+
+
+def test_unbounded_numbers_stay_within_what_the_model_reads():
+    from components.serving.requests import check_value
+    from shipyard.usecase import RequestField
+
+    with pytest.raises(InvalidInput, match="field 'x' must be <= 3.4"):
+        check_value(RequestField("x", "float"), 3.5e38, "instances[0]")  # float32 would make it infinity
+    with pytest.raises(InvalidInput, match="field 'n' must be >= -9223372036854775808"):
+        check_value(RequestField("n", "int"), -(2**63) - 1, "instances[0]")

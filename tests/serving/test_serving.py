@@ -76,14 +76,13 @@ def test_malformed_v1_payloads_get_400_with_a_json_error(sqlite_predictor, body,
     assert message in response.json()["error"]
 
 
-def test_nan_and_infinity_in_raw_json_get_400(sqlite_predictor):
+def test_nan_and_infinity_in_raw_json_get_400_naming_the_field(sqlite_predictor):
     url = f"{sqlite_predictor.url}/v1/models/fraud:predict"
-    for literal, problem in ((b"NaN", b"unexpected character"), (b"Infinity", b"unexpected character"),
-                             (b"1e999", b"number is infinity")):
+    for literal in (b"NaN", b"Infinity", b"-Infinity", b"1e999"):
         body = b'{"instances": [{"customer_id": 1, "amount": ' + literal + b', "merchant_category": "x", "hour": 1}]}'
         response = httpx.post(url, content=body, headers={"content-type": "application/json"})
         assert response.status_code == 400, literal
-        assert problem.decode() in response.json()["error"]
+        assert "field 'amount' must be finite" in response.json()["error"]
 
 
 @pytest.mark.parametrize("body, message", [
@@ -103,13 +102,13 @@ def test_malformed_v2_payloads_get_400_naming_the_tensor(sqlite_predictor, body,
     assert message in response.json()["error"]
 
 
-def test_v2_nan_and_infinity_get_400(sqlite_predictor):
+def test_v2_nan_and_infinity_get_400_naming_the_field(sqlite_predictor):
     for value in (float("nan"), float("inf")):
         body = json.dumps(v2_body([GOOD], amount={"datatype": "FP64", "data": [value]})).encode()
         response = httpx.post(f"{sqlite_predictor.url}/v2/models/fraud/infer", content=body,
                               headers={"content-type": "application/json"})
         assert response.status_code == 400
-        assert "not valid JSON" in response.json()["error"]  # NaN/Infinity are not JSON
+        assert "input 'amount'[0]: field 'amount' must be finite" in response.json()["error"]
 
 
 @pytest.mark.parametrize("path", ["/v1/models/fraud:predict", "/v2/models/fraud/infer"])

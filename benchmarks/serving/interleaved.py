@@ -1,0 +1,153 @@
+"""`make bench-serving` (second part): server overhead apart from model speed, measured interleaved.
+
+    .venv/bin/python benchmarks/serving/interleaved.py [--rounds 5] [--seconds 5] [--out ...interleaved.md]
+
+Every server starts once and waits; each round then measures every server in turn (A B C ... A B C ...),
+so a machine whose speed swings within minutes swings for all of them alike. Reported per row: the
+median over rounds and the spread (min-max) of its throughput ratio to KServe's no-op with its
+per-request logging off, measured in the same round, plus p99 at 1 connection.
+
+Rows: Shipyard's fast path (Redis lookup, ONNX model, prediction log); Shipyard through KServe's own
+route (``--no-fast-path``, same work); KServe's no-op with defaults and with latency logging and access
+log off; a KServe custom model serving the same ONNX form from a request that carries the features.
+Shipyard with 2 workers is not measured: the fast path lives in one worker's process (see the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import loadgen
+import prepare
+import servers
+
+from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+BASELINE = "KServe no-op, logging off"
+
+
+@dataclass
+class Running:
+    name: str
+    process: ServerProcess
+    url: str
+    bodies: list[bytes]
+
+
+def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path) -> tuple[list, list]:
+    """Every server of the comparison, started and ready; plus the helper processes to stop at the end."""
+    redis_port = free_port()
+    redis = start_redis(redis_port, work / "redis" / "redis.log")
+    os.sched_setaffinity(redis.pid, {int(servers.SERVER_CPU)})
+    helpers: list[ServerProcess] = [redis]
+    redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0")
+    mlflow_port = free_port()
+    mlflow = start_mlflow_server(mlflow_port, settings.mlflow_tracking_uri, work / "mlflow.log")
+    running: list[Running] = []
+    try:
+        env = {"SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(settings.home),
+               "SHIPYARD_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+               "SHIPYARD_REDIS_URL": redis_settings.redis_url, "SHIPYARD_FEAST_PROJECT": prepare.BENCH_PROJECT,
+               "SHIPYARD_PREDICTION_LOG_DIR": str(work / "predictions")}
+        shipyard_bodies = [servers.shipyard_body(row, columns) for row in rows]
+        feature_bodies = [servers.kserve_body(row, columns) for row in rows]
+        shipyard = str(ROOT / ".venv" / "bin" / "shipyard")
+        peer = [sys.executable, str(HERE / "peer_kserve.py")]
+        plan = [
+            ("Shipyard fast path", [shipyard, "serve"], env, shipyard_bodies),
+            ("Shipyard via KServe's route", [shipyard, "serve", "--no-fast-path"], env, shipyard_bodies),
+            ("KServe no-op, defaults", [*peer, "--kind", "noop"], {"PYTHONPATH": str(ROOT)}, feature_bodies),
+            (BASELINE, [*peer, "--kind", "noop", "--quiet"], {"PYTHONPATH": str(ROOT)}, feature_bodies),
+            ("KServe custom model, same ONNX, features in the request",
+             [*peer, "--kind", "onnx", "--quiet", "--model", str(skops_path)],
+             {"PYTHONPATH": str(ROOT), **servers.ONE_THREAD}, feature_bodies),
+        ]
+        for name, command, extra_env, bodies in plan:
+            port = free_port()
+            port_flag = ["--port", str(port)] if command[0] == shipyard else ["--http_port", str(port)]
+            ready = "/v2/models/fraud/ready" if command[0] == shipyard else "/v2/health/ready"
+            process = servers.start(servers.pinned([*command, *port_flag]), port, ready, work / f"{port}.log",
+                                    extra_env)
+            running.append(Running(name, process, f"http://127.0.0.1:{port}/v1/models/fraud:predict", bodies))
+            print(f"started {name}", flush=True)
+    except BaseException:
+        for server in running:
+            server.process.stop()
+        redis.stop()
+        raise
+    finally:
+        mlflow.stop()  # only needed while Shipyard loads its model
+    return running, helpers
+
+
+def measure_rounds(running: list[Running], rounds: int, seconds: int) -> dict[str, list[dict]]:
+    results: dict[str, list[dict]] = {server.name: [] for server in running}
+    for server in running:
+        loadgen.closed_loop(server.url, server.bodies, 8, 2)  # warm-up
+    for round_number in range(rounds):
+        order = running if round_number % 2 == 0 else list(reversed(running))  # A B C, then C B A
+        for server in order:
+            eight = loadgen.closed_loop(server.url, server.bodies, 8, seconds)
+            one = loadgen.closed_loop(server.url, server.bodies, 1, seconds)
+            results[server.name].append({"rps8": eight.rps, "rps1": one.rps, "p99_1": one.p99_ms,
+                                         "errors": eight.errors + one.errors, "load": os.getloadavg()[0]})
+            print(f"  round {round_number + 1} {server.name}: {eight.rps:.0f} req/s at 8, "
+                  f"p99 {one.p99_ms:.2f} ms at 1", flush=True)
+    return results
+
+
+def render(results: dict[str, list[dict]], rounds: int, seconds: int, load_before, load_after) -> str:
+    import report
+
+    baseline = results[BASELINE]
+    lines = [
+        "# Serving overhead, interleaved", "",
+        f"Machine: {report.cpu_model()}, {os.cpu_count()} CPUs; servers pinned to CPU {servers.SERVER_CPU}, "
+        f"load generator (wrk) on CPU {loadgen.LOADGEN_CPU}. {rounds} rounds of {seconds} s per server and "
+        f"load pattern, servers interleaved (A B C ... then reversed). Load average before "
+        f"{load_before[0]:.2f}, after {load_after[0]:.2f}.", "",
+        f"Ratio: throughput at 8 connections over {BASELINE!r} in the same round; median (min-max).", "",
+        "| server | req/s at 8 conn. (median) | ratio to no-op, logging off | p99 at 1 conn. (median) | errors |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, runs in results.items():
+        ratios = [run["rps8"] / base["rps8"] for run, base in zip(runs, baseline, strict=True)]
+        lines.append(f"| {name} | {statistics.median(r['rps8'] for r in runs):.0f} | "
+                     f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | "
+                     f"{statistics.median(r['p99_1'] for r in runs):.2f} ms | {sum(r['errors'] for r in runs)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=HERE / "results-interleaved.md")
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench-serving")
+    args = parser.parse_args()
+    work = args.work.resolve()
+    settings = prepare.trained_settings(work / "home")
+    skops_path, _, columns = prepare.export_model(settings, work / "models")
+    rows = prepare.feature_rows(settings, 500)
+    load_before = os.getloadavg()
+    running, helpers = start_all(settings, work, rows, columns, skops_path)
+    try:
+        results = measure_rounds(running, args.rounds, args.seconds)
+    finally:
+        for server in running:
+            server.process.stop()
+        for helper in helpers:
+            helper.stop()
+    args.out.write_text(render(results, args.rounds, args.seconds, load_before, os.getloadavg()))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

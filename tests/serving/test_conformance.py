@@ -1,0 +1,134 @@
+"""The reference Open Inference Protocol client (tritonclient) against a real `shipyard serve`.
+
+Every test runs twice: with the fast path in front of KServe, and with it off (KServe's own data
+plane answers everything). Requests are built from the model metadata the server publishes, as an
+OIP client that knows nothing about fraud would build them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as httpclient
+
+from shipyard_cli.processes import free_port
+from tests.serving.conftest import start_serve
+from tests.serving.platforms import copy_platform
+
+pytestmark = pytest.mark.integration
+# tritonclient.grpc cannot share a process with KServe (both register the protobuf package
+# ``inference``): its client runs in tests/serving/grpc_client.py, in a process of its own.
+
+ROWS = [{"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13},
+        {"customer_id": 18, "amount": 900.0, "merchant_category": "travel", "hour": 2}]
+NUMPY = {"INT64": np.int64, "INT32": np.int32, "FP64": np.float64, "FP32": np.float32, "BYTES": np.object_}
+
+
+class Server:
+    def __init__(self, url: str, grpc_url: str, mode: str):
+        self.url, self.grpc_url, self.mode = url, grpc_url, mode
+        self.http_host = url.removeprefix("http://")
+
+
+@pytest.fixture(scope="module", params=["fast", "kserve"])
+def server(request, trained_home, tmp_path_factory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp(f"oip-{request.param}") / "home"
+    grpc_port = free_port()
+    args = ["--grpc-port", str(grpc_port)] + ([] if request.param == "fast" else ["--no-fast-path"])
+    process, url = start_serve(copy_platform(trained_home, home), home / "serve.log", *args)
+    try:
+        yield Server(url, f"127.0.0.1:{grpc_port}", request.param)
+    finally:
+        process.stop()
+
+
+def inputs_from_metadata(metadata_inputs: list[dict], binary: bool) -> list:
+    """One tensor per input the server lists, in the datatype it asks for, filled from ROWS."""
+    tensors = []
+    for spec in metadata_inputs:
+        assert spec["shape"] == [-1], spec
+        values = np.array([row[spec["name"]] for row in ROWS], dtype=NUMPY[spec["datatype"]])
+        tensor = httpclient.InferInput(spec["name"], [len(ROWS)], spec["datatype"])
+        tensor.set_data_from_numpy(values, binary_data=binary)
+        tensors.append(tensor)
+    return tensors
+
+
+def grpc_session(server: Server, rows: list[dict]) -> dict:
+    """Readiness, metadata and an infer built from the metadata, by tritonclient's gRPC client."""
+    done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", server.grpc_url, json.dumps(rows)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def v1_scores(server: Server) -> list[float]:
+    response = httpx.post(f"{server.url}/v1/models/fraud:predict", json={"instances": ROWS}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["predictions"]
+
+
+def test_metadata_lists_the_contract_inputs_and_the_output(server):
+    client = httpclient.InferenceServerClient(server.http_host)
+    metadata = client.get_model_metadata("fraud")
+    assert [(i["name"], i["datatype"]) for i in metadata["inputs"]] == [
+        ("customer_id", "INT64"), ("amount", "FP64"), ("merchant_category", "BYTES"), ("hour", "INT64")]
+    assert metadata["outputs"] == [{"name": "fraud_probability", "datatype": "FP64", "shape": [-1]}]
+    assert metadata["versions"] == ["1"]
+    assert client.get_model_metadata("fraud", "1") == metadata
+
+
+def test_liveness_and_readiness_over_http(server):
+    client = httpclient.InferenceServerClient(server.http_host)
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready("fraud")
+    assert client.is_model_ready("fraud", "1")  # the served version
+    assert not client.is_model_ready("fraud", "7")
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_http_infer_built_from_metadata_matches_v1(server, binary):
+    client = httpclient.InferenceServerClient(server.http_host)
+    inputs = inputs_from_metadata(client.get_model_metadata("fraud")["inputs"], binary)
+    outputs = [httpclient.InferRequestedOutput("fraud_probability", binary_data=binary)]
+    for requested in (None, outputs):  # no outputs named: tritonclient asks for binary output data
+        result = client.infer("fraud", inputs, outputs=requested, request_id=f"oip-{binary}")
+        scores = result.as_numpy("fraud_probability")
+        assert scores.dtype == np.float64 and scores.shape == (2,)
+        assert scores.tolist() == pytest.approx(v1_scores(server), abs=1e-12)
+        assert result.get_response()["id"] == f"oip-{binary}"
+
+
+def test_grpc_readiness_metadata_and_infer_match_http(server):
+    session = grpc_session(server, ROWS)
+    assert session["live"] and session["ready"] and session["model_ready"]
+    assert [i["name"] for i in session["metadata"]["inputs"]] == [
+        "customer_id", "amount", "merchant_category", "hour"]
+    assert [o["name"] for o in session["metadata"]["outputs"]] == ["fraud_probability"]
+    assert session["scores"] == pytest.approx(v1_scores(server), abs=1e-12)
+    assert session["id"] == "grpc-request"
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert any(line.startswith("shipyard_requests_total{") and 'protocol="grpc"' in line and 'code="200"' in line
+               and float(line.split()[-1]) >= 1 for line in metrics.splitlines())
+
+
+def test_grpc_bad_input_is_invalid_argument_naming_the_field(server):
+    session = grpc_session(server, [{**ROWS[0], "hour": 99}])
+    assert session["status"] == "StatusCode.INVALID_ARGUMENT", session
+    assert "'hour' must be <= 23" in session["error"]
+
+
+def test_which_path_answered(server):
+    """The fast path answers JSON in fast mode (and never in KServe mode); binary input goes to KServe."""
+    body = {"inputs": [{"name": k, "shape": [1], "datatype": t, "data": [ROWS[0][k]]} for k, t in
+                       (("customer_id", "INT64"), ("amount", "FP64"), ("merchant_category", "BYTES"),
+                        ("hour", "INT64"))]}
+    response = httpx.post(f"{server.url}/v2/models/fraud/infer", json=body)
+    assert response.status_code == 200, response.text
+    assert (response.headers.get("x-shipyard-route") == "fast") == (server.mode == "fast")

@@ -1,0 +1,56 @@
+"""The fast Redis reader returns what Feast's own `get_online_features` returns.
+
+Random customers from the materialized feature table (present), ids the generator never produces
+(missing) and one row written three days before the materialization end (stale: Feast does not
+enforce the TTL online, so both return its values and the serving policy flags it afterwards).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pytest
+
+from components.serving.feature_readers import RedisReader
+from components.serving.online_features import OnlineFeatures
+from tests.serving.conftest import SHARED_REDIS, redis_platform_for
+from tests.serving.platforms import STALE_CUSTOMER, delete_project_keys, new_project, require_redis, write_stale_row
+from usecases.fraud import USE_CASE
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def redis_platform(trained_home, mlflow_url, tmp_path_factory):
+    require_redis()
+    project = new_project()
+    try:
+        platform = redis_platform_for(trained_home, mlflow_url, tmp_path_factory.mktemp("parity") / "home",
+                                      SHARED_REDIS, project)
+        write_stale_row(platform.settings)
+        yield platform
+    finally:
+        delete_project_keys(SHARED_REDIS, project)
+
+
+def test_fast_redis_reader_matches_get_online_features(redis_platform):
+    online = OnlineFeatures(redis_platform.settings, USE_CASE)
+    [plan] = online.plans
+    assert isinstance(plan.reader, RedisReader)  # the fast reader, not Feast's client
+    store = online.store
+    present = pd.read_parquet(next(redis_platform.settings.home.glob("**/customer_spend_stats*.parquet")))
+    rng = random.Random(7)
+    ids = rng.sample(sorted(set(present["customer_id"].astype(int))), 40)
+    ids += [rng.randrange(10**12, 2**63 - 1) for _ in range(10)] + [STALE_CUSTOMER]
+    rng.shuffle(ids)
+    rows = plan.reader.read(ids)
+    known = store.get_online_features(features=online.service,
+                                      entity_rows=[{"customer_id": i} for i in ids]).to_dict()
+    fast_missing = {i for i, (stamp, _) in zip(ids, rows, strict=True) if stamp is None}
+    feast_missing = {i for n, i in enumerate(ids) if all(known[name][n] is None for name in plan.names)}
+    assert fast_missing == feast_missing
+    assert len(fast_missing) >= 10 and STALE_CUSTOMER not in fast_missing
+    for n, (_, values) in enumerate(rows):
+        if ids[n] not in fast_missing:
+            assert values == pytest.approx([known[name][n] for name in plan.names]), ids[n]
