@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -44,6 +44,8 @@ class Settings:
     kfp_host: str | None  # KFP API server for `pipeline submit` and monitoring-triggered retraining
     prometheus_url: str
     gitops_remote: str | None  # Git remote the pipeline's promote step pushes review branches to
+    # Bearer token the monitor's Alertmanager webhook requires (none set: the webhook refuses every call).
+    webhook_token: str | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -97,6 +99,7 @@ class Settings:
             kfp_host=env.get("SHIPYARD_KFP_HOST") or None,
             prometheus_url=env.get("SHIPYARD_PROMETHEUS_URL", "http://127.0.0.1:9090"),
             gitops_remote=env.get("SHIPYARD_GITOPS_REMOTE") or None,
+            webhook_token=env.get("SHIPYARD_WEBHOOK_TOKEN") or None,
         )
 
 
