@@ -14,6 +14,7 @@ from rich.table import Table
 
 from shipyard import data, features
 from shipyard.settings import Settings
+from shipyard.uris import mask_password
 from shipyard.usecase import UseCase
 from shipyard_cli.processes import free_port, start_predictor
 
@@ -149,7 +150,7 @@ def _summary(console: Console, settings: Settings, outcome, served_version: str,
         table.add_row(f"{phase.name} drift", f"drifted: {', '.join(drifted) or 'none'} "
                       f"(share {phase.drift.drift_share:.2f})")
         table.add_row(f"{phase.name} report", phase.drift.report_path)
-    table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}")
+    table.add_row("MLflow UI", f"mlflow ui --backend-store-uri {mask_password(settings.mlflow_tracking_uri)}")
     table.add_row("metrics", f"{metrics_file} (live: shipyard monitor serve --port 9108)")
     table.add_row("scraped /metrics", "\n".join(scraped))
     table.add_row("prediction log", str(settings.prediction_log_dir))

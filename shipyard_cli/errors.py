@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from shipyard.settings import SettingsError
+from shipyard.uris import mask_passwords
 
 console = Console()
 
@@ -28,6 +29,6 @@ def readable_errors(command):
         try:
             return command(*args, **kwargs)
         except _user_errors() as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {mask_passwords(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
     return wrapper
