@@ -7,6 +7,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
 
 from monitoring.drift import DriftResult
+from monitoring.holdout import HoldoutQuality
 
 MODEL = ["model", "version"]
 
@@ -30,6 +31,11 @@ class DriftMetrics:
                              registry=r)
         self.recall = Gauge("shipyard_model_recall", "Recall at the review rate on the labelled predictions.",
                             MODEL, registry=r)
+        self.holdout_roc_auc = Gauge("shipyard_model_holdout_roc_auc", "ROC AUC of the served version on its "
+                                     "holdout when it was trained (the level shipyard_model_roc_auc should keep).",
+                                     MODEL, registry=r)
+        self.holdout_recall = Gauge("shipyard_model_holdout_recall", "Recall at the review rate of the served "
+                                    "version on its holdout when it was trained.", MODEL, registry=r)
         self.labelled_rows = Gauge("shipyard_drift_labelled_rows", "Predictions of the window with a label.",
                                    MODEL, registry=r)
         self.window_rows = Gauge("shipyard_drift_window_rows", "Predictions in the compared window.", MODEL,
@@ -73,6 +79,10 @@ class DriftMetrics:
         self.report.labels(**labels, report=Path(result.report_path).name).set(1)
         self.last_success.labels(**labels).set(result.finished_at)
         self.runs.labels(**labels, status="success").inc()
+
+    def record_holdout(self, model_name: str, version: int, quality: HoldoutQuality) -> None:
+        self.holdout_roc_auc.labels(model=model_name, version=str(version)).set(quality.roc_auc)
+        self.holdout_recall.labels(model=model_name, version=str(version)).set(quality.recall)
 
     def record_failure(self, model_name: str, version: str) -> None:
         self.runs.labels(model=model_name, version=version, status="error").inc()

@@ -1,90 +1,27 @@
-"""`shipyard monitor serve`: the drift job on a schedule, /metrics, the Alertmanager webhook, reports.
+"""`shipyard monitor serve`: the drift job on a schedule beside the monitor's HTTP side.
 
-Routes: GET /metrics (Prometheus), POST /hooks/alertmanager (starts retraining, see
-monitoring/webhook.py), GET /hooks/alertmanager (the retraining ledger as JSON), GET
-/reports/<name> (the Evidently HTML report named by shipyard_drift_report_info), GET /-/healthy.
+The HTTP side (monitoring/http_app.py: /metrics, the Alertmanager webhook, reports) runs on uvicorn
+in the main thread, which turns SIGTERM/SIGINT into a graceful shutdown; the drift job runs in a
+thread started and stopped by the app's lifespan, so a shutdown lets the current run finish.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitoring.drift import run_drift_job
 from monitoring.exporter import DriftMetrics
-from monitoring.webhook import RetrainingTrigger, WebhookPayloadError
+from monitoring.http_app import build_app
+from monitoring.webhook import RetrainingTrigger
 from monitoring.window import window_start
 from shipyard.settings import Settings
+from shipyard.uris import mask_passwords
 from shipyard.usecase import UseCase
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 1 << 20
-WEBHOOK_PATH = "/hooks/alertmanager"
-
-
-def make_handler(metrics: DriftMetrics, trigger: RetrainingTrigger, reports_dir: Path):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # Alertmanager and Prometheus call often; stay quiet
-            pass
-
-        def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _json(self, code: int, value: object) -> None:
-            self._send(code, json.dumps(value).encode())
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
-            elif path == WEBHOOK_PATH:
-                self._json(200, {"runs": trigger.runs()})
-            elif path == "/-/healthy":
-                self._json(200, {"status": "ok"})
-            elif path.startswith("/reports/") and (report := _report(reports_dir, path)) is not None:
-                self._send(200, report.read_bytes(), "text/html; charset=utf-8")
-            else:
-                self._json(404, {"error": f"no such resource: {path}"})
-
-        def do_POST(self) -> None:
-            if self.path.split("?", 1)[0] != WEBHOOK_PATH:
-                self._json(404, {"error": f"no such resource: {self.path}"})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._json(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
-                return
-            try:
-                payload = json.loads(self.rfile.read(length) or b"null")
-                decisions = trigger.handle(payload)
-            except json.JSONDecodeError as exc:
-                self._json(400, {"error": f"body is not JSON: {exc.msg} at position {exc.pos}"})
-                return
-            except WebhookPayloadError as exc:
-                self._json(400, {"error": str(exc)})
-                return
-            self._json(202, {"decisions": [d.__dict__ for d in decisions]})
-
-    return Handler
-
-
-def _report(reports_dir: Path, path: str) -> Path | None:
-    name = path.removeprefix("/reports/")
-    # Only a plain file name inside the reports directory: no traversal out of it.
-    if "/" in name or not name.endswith(".html") or name.startswith("."):
-        return None
-    report = reports_dir / name
-    return report if report.is_file() else None
 
 
 def default_start_run(settings: Settings):
@@ -104,7 +41,7 @@ def run_once(settings: Settings, use_case: UseCase, metrics: DriftMetrics, windo
     try:
         result = run_drift_job(settings, use_case, window_rows, since=window_start(window_minutes))
     except Exception as exc:
-        log.warning("drift job failed: %s", exc)
+        log.warning("drift job failed: %s", mask_passwords(str(exc)))
         try:
             version = str(registry.resolve_version(settings, use_case.model_name))
         except LookupError:
@@ -112,7 +49,20 @@ def run_once(settings: Settings, use_case: UseCase, metrics: DriftMetrics, windo
         metrics.record_failure(use_case.model_name, version)
         return False
     metrics.record(result, time.perf_counter() - started)
+    _record_holdout(settings, metrics, result.model_name, result.model_version)
     return True
+
+
+def _record_holdout(settings: Settings, metrics: DriftMetrics, model_name: str, version: int) -> None:
+    from monitoring.holdout import holdout_quality
+
+    try:
+        quality = holdout_quality(settings, model_name, version)
+    except Exception as exc:  # the drift gauges stand; only the quality-drop alert lacks its baseline
+        log.warning("holdout metrics of %s v%s unavailable: %s", model_name, version, mask_passwords(str(exc)))
+        return
+    if quality is not None:
+        metrics.record_holdout(model_name, version, quality)
 
 
 def run_scheduled(settings: Settings, use_case: UseCase, metrics: DriftMetrics, interval_seconds: float,
@@ -125,20 +75,34 @@ def run_scheduled(settings: Settings, use_case: UseCase, metrics: DriftMetrics, 
 
 
 def serve(settings: Settings, use_case: UseCase, port: int, interval_seconds: float, window_rows: int | None,
-          stop: threading.Event | None = None, *, host: str = "127.0.0.1",
-          trigger: RetrainingTrigger | None = None, window_minutes: float | None = None) -> None:
-    """Serve until ``stop`` is set (or forever)."""
+          *, host: str = "127.0.0.1", trigger: RetrainingTrigger | None = None,
+          window_minutes: float | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; the drift run under way and a started retraining finish first."""
+    import uvicorn
+
     metrics = DriftMetrics()
     trigger = trigger or RetrainingTrigger(settings.home / "monitor" / "retraining.json",
-                                           default_start_run(settings))
-    server = ThreadingHTTPServer((host, port), make_handler(metrics, trigger, settings.reports_dir))
-    thread = threading.Thread(target=server.serve_forever, name="monitor-http", daemon=True)
-    thread.start()
-    stop = stop or threading.Event()
-    try:
-        run_scheduled(settings, use_case, metrics, interval_seconds, window_rows, stop, window_minutes)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-        trigger.close()
+                                           default_start_run(settings), model=use_case.model_name)
+
+    @contextlib.asynccontextmanager
+    async def drift_schedule(_app):
+        stop = threading.Event()
+        worker = threading.Thread(target=run_scheduled, name="drift-schedule", daemon=True,
+                                  args=(settings, use_case, metrics, interval_seconds, window_rows, stop,
+                                        window_minutes))
+        worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.join()
+            trigger.close()
+
+    if not settings.webhook_token:
+        log.warning("SHIPYARD_WEBHOOK_TOKEN is not set: the retraining webhook refuses every call")
+    log.info("monitoring %s with the MLflow registry at %s", use_case.model_name,
+                mask_passwords(settings.mlflow_tracking_uri))
+    app = build_app(metrics.registry, trigger, settings.reports_dir, settings.webhook_token, drift_schedule)
+    # Alertmanager and Prometheus call often: no access log.
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning",
+                                  lifespan="on")).run()

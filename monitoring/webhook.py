@@ -5,6 +5,10 @@ same firing alert re-sent by Alertmanager (repeat, group updates, restarts) give
 only a resolve followed by a new firing gives a new one. Several drift alerts of one incident
 (a feature, the score, the share) have different keys, so a per-model cooldown makes the first one
 start the run and the others wait it out. The ledger is a file, so a restarted monitor remembers.
+
+The monitor retrains the one model it serves: an alert whose ``model`` label names another model
+is refused (the caller cannot choose what is retrained or which cooldown applies), and at most
+``max_runs_per_hour`` runs start per rolling hour whatever the alerts say.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 RETRAIN_CATEGORIES = frozenset({"drift", "quality"})  # alert label `category` that starts retraining
 DEFAULT_COOLDOWN_SECONDS = 6 * 3600.0
-Action = Literal["start", "duplicate", "cooldown", "ignored"]
+DEFAULT_MAX_RUNS_PER_HOUR = 2
+HOUR = 3600.0
+Action = Literal["start", "duplicate", "cooldown", "ignored", "wrong_model", "rate_limited"]
+REFUSALS: frozenset[Action] = frozenset({"wrong_model", "rate_limited"})  # counted and logged as refused calls
 
 
 class WebhookPayloadError(ValueError):
@@ -77,38 +84,53 @@ def parse_payload(payload: object) -> list[Alert]:
     return parsed
 
 
-def decide(alerts: list[Alert], ledger: list[dict], now: float, cooldown_seconds: float) -> list[Decision]:
-    """What to do with each alert, given the runs already started (newest last)."""
-    keys = {run["idempotency_key"] for run in ledger}
-    last_start = {}
-    for run in ledger:
-        last_start[run["model"]] = max(last_start.get(run["model"], 0.0), run["started_at"])
+def decide(alerts: list[Alert], ledger: list[dict], now: float, cooldown_seconds: float, *, model: str,
+           max_runs_per_hour: int = DEFAULT_MAX_RUNS_PER_HOUR) -> list[Decision]:
+    """What to do with each alert, given the runs already started (newest last).
+
+    ``model`` is the model the monitor serves: the only one it retrains, whose runs key the
+    cooldown and the hourly cap.
+    """
+    runs = [run for run in ledger if run["model"] == model]
+    keys = {run["idempotency_key"] for run in runs}
+    starts = [run["started_at"] for run in runs]
     decisions = []
     for alert in alerts:
-        key = alert.idempotency_key
-        if alert.status != "firing" or alert.category not in RETRAIN_CATEGORIES or not alert.model:
+        key = replace(alert, model=model).idempotency_key  # the served model, whatever the label says
+        if alert.status != "firing" or alert.category not in RETRAIN_CATEGORIES:
             decisions.append(Decision("ignored", alert.name, alert.model, key,
                                       f"{alert.status} alert of category {alert.category or 'none'}"))
+        elif alert.model != model:
+            decisions.append(Decision("wrong_model", alert.name, alert.model, key,
+                                      f"this monitor retrains model {model!r}, not {alert.model!r}"))
         elif key in keys:
-            decisions.append(Decision("duplicate", alert.name, alert.model, key, "this alert already started a run"))
-        elif now - last_start.get(alert.model, float("-inf")) < cooldown_seconds:
-            decisions.append(Decision("cooldown", alert.name, alert.model, key,
-                                      f"a retraining of {alert.model} started less than {cooldown_seconds:g}s ago"))
+            decisions.append(Decision("duplicate", alert.name, model, key, "this alert already started a run"))
+        elif starts and now - max(starts) < cooldown_seconds:
+            decisions.append(Decision("cooldown", alert.name, model, key,
+                                      f"a retraining of {model} started less than {cooldown_seconds:g}s ago"))
+        elif sum(now - started < HOUR for started in starts) >= max_runs_per_hour:
+            decisions.append(Decision("rate_limited", alert.name, model, key,
+                                      f"{max_runs_per_hour} retrainings of {model} already started in the last hour"))
         else:
-            decisions.append(Decision("start", alert.name, alert.model, key, alert.summary))
+            decisions.append(Decision("start", alert.name, model, key, alert.summary))
             keys.add(key)
-            last_start[alert.model] = now
+            starts.append(now)
     return decisions
 
 
 class RetrainingTrigger:
     """Applies decisions: starts runs one at a time in the background and keeps the ledger."""
 
-    def __init__(self, ledger_path: Path, start_run: Callable[[str, str], object],
-                 cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS, clock: Callable[[], float] | None = None):
+    def __init__(self, ledger_path: Path, start_run: Callable[[str, str], object], *, model: str,
+                 cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS,
+                 max_runs_per_hour: int = DEFAULT_MAX_RUNS_PER_HOUR, clock: Callable[[], float] | None = None):
         import time
 
+        if max_runs_per_hour < 1:
+            raise ValueError(f"max_runs_per_hour must be at least 1, not {max_runs_per_hour}")
         self.ledger_path = ledger_path
+        self.model = model  # the model this monitor serves, the only one it retrains
+        self.max_runs_per_hour = max_runs_per_hour
         self.start_run = start_run  # (reason, idempotency_key) -> outcome with .describe()
         self.cooldown_seconds = cooldown_seconds
         self.clock = clock or time.time
@@ -134,7 +156,8 @@ class RetrainingTrigger:
         with self._lock:
             runs = self._read()
             now = self.clock()
-            decisions = decide(alerts, runs, now, self.cooldown_seconds)
+            decisions = decide(alerts, runs, now, self.cooldown_seconds, model=self.model,
+                               max_runs_per_hour=self.max_runs_per_hour)
             for decision in decisions:
                 if decision.action == "start":
                     runs.append({**asdict(decision), "started_at": now, "status": "running", "outcome": None})

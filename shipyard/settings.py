@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -41,7 +41,7 @@ COMPONENT_VARIABLES: dict[str, frozenset[str]] = {
     # `shipyard monitor serve`: the drift job and the Alertmanager webhook. Without a KFP host the
     # webhook runs the retraining pipeline itself, so it reads what a pipeline step reads.
     "drift-monitor": frozenset({*_PIPELINE, "SHIPYARD_MODEL_VERSION", "SHIPYARD_PREDICTION_LOG_DIR",
-                                "SHIPYARD_KFP_HOST", "SHIPYARD_RETENTION_DAYS"}),
+                                "SHIPYARD_KFP_HOST", "SHIPYARD_RETENTION_DAYS", "SHIPYARD_WEBHOOK_TOKEN"}),
     # `shipyard features materialize`: offline store -> Redis, freshness pushed to Prometheus.
     "materializer": frozenset({*_COMMON, "SHIPYARD_REDIS_URL", "SHIPYARD_FEAST_PROJECT",
                                "SHIPYARD_FEAST_REGISTRY_URI", "SHIPYARD_OFFLINE_STORE_URI",
@@ -108,6 +108,8 @@ class Settings:
     pushgateway_url: str | None  # where the materialization job pushes its freshness metrics
     component: str | None = None  # whose variables were read (None: all of them)
     retention_days: int = 30  # prediction logs and drift reports older than this are deleted by the monitor
+    # Bearer token the monitor's Alertmanager webhook requires (none set: the webhook refuses every call).
+    webhook_token: str | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -151,6 +153,7 @@ class Settings:
             "SHIPYARD_PREDICTION_LOG_DIR": str(self.prediction_log_dir), "SHIPYARD_KFP_HOST": self.kfp_host or "",
             "SHIPYARD_PUSHGATEWAY_URL": self.pushgateway_url or "",
             "SHIPYARD_GITOPS_REMOTE": self.gitops_remote or "", "SHIPYARD_RETENTION_DAYS": str(self.retention_days),
+            "SHIPYARD_WEBHOOK_TOKEN": self.webhook_token or "",
         }
         return {name: values[name] for name in sorted(variables_of(component))}
 
@@ -222,6 +225,7 @@ class Settings:
             pushgateway_url=get("SHIPYARD_PUSHGATEWAY_URL"),
             component=component,
             retention_days=int(retention),
+            webhook_token=get("SHIPYARD_WEBHOOK_TOKEN"),
         )
 
 

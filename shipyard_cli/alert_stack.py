@@ -8,6 +8,7 @@ process they start.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import time
@@ -50,11 +51,12 @@ def render_prometheus_config(config: dict, *, monitor: int, alertmanager: int, p
     return rendered
 
 
-def render_alertmanager_config(config: dict, *, monitor: int) -> dict:
-    """The project's Alertmanager config with the monitor's webhook on this stack's port."""
+def render_alertmanager_config(config: dict, *, monitor: int, token_file: Path) -> dict:
+    """The project's Alertmanager config with the monitor's webhook on this stack's port and token."""
     receivers = []
     for receiver in config["receivers"]:
-        hooks = [{**hook, "url": hook["url"].replace("127.0.0.1:9108", f"127.0.0.1:{monitor}")}
+        hooks = [{**hook, "url": hook["url"].replace("127.0.0.1:9108", f"127.0.0.1:{monitor}"),
+                  "http_config": {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}}}
                  for hook in receiver.get("webhook_configs", [])]
         receivers.append({**receiver, **({"webhook_configs": hooks} if hooks else {})})
     return {**config, "receivers": receivers}
@@ -104,6 +106,9 @@ class MonitoringStack:
     cooldown_seconds: float = 3600.0
     monitor_env: dict[str, str] | None = None  # the monitor's whole environment (default: this one + home)
     ports: dict[str, int] = field(default_factory=dict)
+    max_runs_per_hour: int = 2
+    # Shared by Alertmanager (credentials file) and the monitor (SHIPYARD_WEBHOOK_TOKEN); fresh per stack.
+    webhook_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     _binaries: list[Binary] = field(default_factory=list)
     _monitor: ServerProcess | None = None
 
@@ -130,8 +135,11 @@ class MonitoringStack:
 
     def _start_alertmanager(self, binary: str) -> None:
         config = self.workdir / "alertmanager.yml"
+        token_file = self.workdir / "webhook-token"
+        token_file.write_text(self.webhook_token)
+        token_file.chmod(0o600)
         rendered = render_alertmanager_config(yaml.safe_load(ALERTMANAGER_CONFIG.read_text()),
-                                              monitor=self.ports["monitor"])
+                                              monitor=self.ports["monitor"], token_file=token_file)
         config.write_text(yaml.safe_dump(rendered, sort_keys=False))
         port = self.ports["alertmanager"]
         am = Binary([binary, f"--config.file={config}", f"--storage.path={self.workdir / 'alertmanager-data'}",
@@ -143,14 +151,15 @@ class MonitoringStack:
     def _start_monitor(self) -> None:
         args = ["monitor", "serve", "--host", "127.0.0.1", "--port", str(self.ports["monitor"]),
                 "--interval", str(self.monitor_interval),
-                "--cooldown", str(self.cooldown_seconds)]
+                "--cooldown", str(self.cooldown_seconds), "--max-runs-per-hour", str(self.max_runs_per_hour)]
         if self.window_rows:
             args += ["--window", str(self.window_rows)]
         env = {"SHIPYARD_HOME": str(self.settings.home),
-               "SHIPYARD_PREDICTION_LOG_DIR": str(self.settings.prediction_log_dir)}
-        self._monitor = ServerProcess(args, self.workdir / "monitor.log", self.monitor_env or env)
-        if self.monitor_env is not None:
-            self._monitor.env = dict(self.monitor_env)
+               "SHIPYARD_PREDICTION_LOG_DIR": str(self.settings.prediction_log_dir),
+               "SHIPYARD_WEBHOOK_TOKEN": self.webhook_token}
+        self._monitor = ServerProcess(args, self.workdir / "monitor.log", env)
+        if self.monitor_env is not None:  # the whole environment of a separate component, nothing inherited
+            self._monitor.env = {**self.monitor_env, "SHIPYARD_WEBHOOK_TOKEN": self.webhook_token}
         self._monitor.start()
         self._monitor.wait_until(http_ok(f"{self.monitor_url}/-/healthy"), timeout=60)
 
@@ -178,7 +187,10 @@ class MonitoringStack:
         return [a for a in body["data"]["alerts"] if a["state"] == state]
 
     def retraining_runs(self) -> list[dict]:
-        return httpx.get(f"{self.monitor_url}/hooks/alertmanager", timeout=10).json()["runs"]
+        answer = httpx.get(f"{self.monitor_url}/hooks/alertmanager", timeout=10,
+                           headers={"Authorization": f"Bearer {self.webhook_token}"})
+        answer.raise_for_status()
+        return answer.json()["runs"]
 
     def stop(self) -> None:
         if self._monitor is not None:

@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from shipyard import data, features, registry
 from shipyard.settings import Settings
+from shipyard.uris import mask_password
 from shipyard.usecase import UseCase
 from shipyard_cli.processes import free_port, start_predictor
 
@@ -185,7 +186,7 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
     from shipyard_cli.summary import drift_table, print_summary
 
     run = DemoRun(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), use_case.model_name, settings.home,
-                  mlflow_tracking_uri=settings.mlflow_tracking_uri, prediction_log=settings.prediction_log_dir,
+                  mlflow_tracking_uri=mask_password(settings.mlflow_tracking_uri), prediction_log=settings.prediction_log_dir,
                   offline_store=settings.offline_store_uri)
     console.rule(f"Shipyard demo: {use_case.name} ({settings.profile} profile)")
     prepare(settings, use_case, console, run, rows=rows, traffic=traffic, scenario=scenario)

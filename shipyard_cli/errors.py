@@ -21,6 +21,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from shipyard.settings import SettingsError
+from shipyard.uris import mask_passwords
 
 console = Console(soft_wrap=True)  # never wrap inside a path; rich drops colour codes when piped
 error_console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -61,7 +62,7 @@ def readable_errors(command):
 
 
 def _say(message: str) -> None:
-    error_console.print(message, markup=False)
+    error_console.print(mask_passwords(message), markup=False)  # a URI in a message keeps its password hidden
 
 
 def _unexpected(exc: BaseException) -> None:

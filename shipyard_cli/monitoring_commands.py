@@ -43,22 +43,29 @@ def monitor_serve(port: int = typer.Option(9108, help="Port of /metrics and the 
                   window: int = typer.Option(None, min=2, help="Newest N predictions per run."),
                   minutes: float = typer.Option(None, min=0.1, help="Only predictions of the last M minutes."),
                   cooldown: float = typer.Option(6 * 3600.0, min=0.0, help="Seconds after a retraining "
-                                                 "started by an alert during which other alerts start none.")):
-    """Run the drift job on a schedule, serve its metrics and the retraining webhook."""
-    import signal
-    import threading
+                                                 "started by an alert during which other alerts start none."),
+                  max_runs_per_hour: int = typer.Option(2, min=1, help="At most this many retrainings started "
+                                                        "by alerts in any hour, whatever the cooldown.")):
+    """Run the drift job on a schedule, serve its metrics and the retraining webhook.
+
+    The webhook requires `Authorization: Bearer $SHIPYARD_WEBHOOK_TOKEN`; without that variable it
+    refuses every call.
+    """
+    import logging
 
     from monitoring.service import default_start_run, serve
     from monitoring.webhook import RetrainingTrigger
 
     settings, use_case = context("drift-monitor")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # finish the current run, then exit cleanly
+    # The monitor's own decisions at INFO; the libraries' chatter only from WARNING up.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("monitoring").setLevel(logging.INFO)
     trigger = RetrainingTrigger(settings.home / "monitor" / "retraining.json", default_start_run(settings),
-                                cooldown_seconds=cooldown)
+                                model=use_case.model_name, cooldown_seconds=cooldown,
+                                max_runs_per_hour=max_runs_per_hour)
     console.print(f"serving drift metrics on http://{host}:{port}/metrics every {interval:g}s; "
                   f"Alertmanager webhook at /hooks/alertmanager")
-    serve(settings, use_case, port, interval, window, stop, host=host, trigger=trigger, window_minutes=minutes)
+    serve(settings, use_case, port, interval, window, host=host, trigger=trigger, window_minutes=minutes)
 
 
 def register(app: typer.Typer) -> None:

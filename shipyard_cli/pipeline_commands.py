@@ -89,6 +89,7 @@ def pipeline_submit(name: str = typer.Argument(..., help="Pipeline: training, re
     """Submit a compiled pipeline to a Kubeflow Pipelines API server."""
     from pipelines.compile import compile_pipeline
     from pipelines.submit import submit, typed_arguments
+    from shipyard.uris import mask_password
 
     settings, _ = context()
     host = host or settings.kfp_host
@@ -102,7 +103,7 @@ def pipeline_submit(name: str = typer.Argument(..., help="Pipeline: training, re
         raw[key] = value
     package = compile_pipeline(name, package_dir)  # always the code as it is now
     run_id = submit(host, package, typed_arguments(package, raw), experiment, run_name)
-    console.print(f"submitted {package} to {host}: run {run_id}")
+    console.print(f"submitted {package} to {mask_password(host)}: run {run_id}")
 
 
 def register(app: typer.Typer) -> None:

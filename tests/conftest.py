@@ -11,6 +11,20 @@ import pytest
 from shipyard.settings import Settings, get_settings
 from tests.platform_setup import prepare_platform
 
+NOT_CI = frozenset({"", "0", "false", "no", "off"})
+
+
+def running_in_ci() -> bool:
+    """CI is set to anything but a false value, in any case (`CI=true`, `CI=True`, `CI=1`)."""
+    return os.environ.get("CI", "").strip().lower() not in NOT_CI
+
+
+def fail_in_ci_else_skip(reason: str) -> None:
+    """A missing service or tool: under CI the test fails (it must never pass by skipping there)."""
+    if running_in_ci():
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_settings_cache() -> Iterator[None]:

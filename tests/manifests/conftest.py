@@ -7,7 +7,6 @@ can never pass by skipping. Helpers are fixtures, not an importable module, so a
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import fail_in_ci_else_skip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO_ROOT / "manifests"
@@ -24,9 +25,7 @@ TOOLS_VENV = REPO_ROOT / ".venv-tools"
 
 def _missing(what: str) -> None:
     reason = f"{what} (run `make tools-venv`; kubectl must be on PATH)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required tool missing in CI: {reason}")
-    pytest.skip(reason)
+    fail_in_ci_else_skip(reason)
 
 
 @pytest.fixture(scope="session")

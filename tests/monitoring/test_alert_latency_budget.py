@@ -1,4 +1,7 @@
-"""Drift onset -> firing alert -> webhook within 2 minutes in the demo stack, by arithmetic on the configs.
+"""The configuration's worst case for drift onset -> firing alert -> webhook fits the 2-minute budget.
+
+A guard on the configs (a longer `for:`, group_wait or monitor interval fails here at once), not a
+measurement: test_alert_loop_live.py measures the real time against the same budget.
 
 Worst case: the drift run starts just before the drifted traffic is logged (one monitor interval
 lost), its gauges are scraped one scrape interval later, the rule sees them at the next evaluation,

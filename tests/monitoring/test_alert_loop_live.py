@@ -2,8 +2,9 @@
 -> exactly one retraining run through the champion gate; every dashboard and alert query has data.
 
 Runs on its own platform (retraining changes the registry), on free loopback ports, and stops every
-process it starts. The drift-to-firing time is reported, not asserted (the budget is checked by
-arithmetic in test_alert_latency_budget.py).
+process it starts. The measured drift-onset-to-webhook time is held to the documented 2-minute budget
+(test_alert_latency_budget.py checks that the configuration's worst case fits it) plus a stated
+margin for a loaded machine.
 """
 
 import json
@@ -20,12 +21,18 @@ from shipyard_cli.alert_stack import MonitoringStack
 from shipyard_cli.drift_loop import watch_drift_loop
 from shipyard_cli.processes import free_port, start_predictor
 from tests.monitoring.logged_traffic import SEED
+from tests.monitoring.test_alert_latency_budget import BUDGET_SECONDS
 from tests.monitoring.tools import require_tool
 from tests.platform_setup import prepare_platform
 from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.integration
 WINDOW = 1_000
+# Two cores shared with other test processes slow the first drift run (Evidently's import, the
+# reference snapshot) and Prometheus' start; 45 s on top of the budget, never more.
+LOADED_MACHINE_MARGIN_SECONDS = 45
+GATE_TOLERANCE = 0.01  # the training pipeline's default `tolerance`, which the retraining run uses
+COMPARED = ("roc_auc", "pr_auc")
 GRAFANA_VARS = {"$model": "fraud", "$version": ".*", "$feature": ".*", "$__rate_interval": "1m",
                 "${datasource}": ""}
 
@@ -99,12 +106,18 @@ def test_drift_fires_the_alert_and_the_webhook_starts_exactly_one_retraining(own
     try:
         events = USE_CASE.generate(WINDOW, SEED, "amount_inflation")
         events.to_parquet(data.events_path(settings, "amount_inflation"))  # the late-label feed
-        onset = time.time()
         replay_with_request_ids(f"http://127.0.0.1:{port}", events)
         stack.start()
+        # Onset: the drifted traffic is in the log and the stack watches it (on a cluster the monitor
+        # already runs; its start-up here is not part of the budget).
+        onset = time.time()
         outcome = watch_drift_loop(stack, onset, timeout=300, wait_for_retraining=600)
         print(f"\nlive loop: {outcome.alert} firing {outcome.seconds_to_firing:.0f}s after drift onset; "
               f"retraining started at {outcome.seconds_to_retraining:.0f}s: {outcome.retraining_outcome}")
+        limit = BUDGET_SECONDS + LOADED_MACHINE_MARGIN_SECONDS
+        assert outcome.seconds_to_firing <= outcome.seconds_to_retraining <= limit, (
+            f"drift onset -> webhook took {outcome.seconds_to_retraining:.0f}s (firing at "
+            f"{outcome.seconds_to_firing:.0f}s); budget {BUDGET_SECONDS}s + {LOADED_MACHINE_MARGIN_SECONDS}s margin")
 
         firing = {a["labels"]["alertname"]: a for a in stack.alerts("firing")}
         assert firing["ShipyardFeatureDriftHigh"]["labels"]["feature"] == "amount"
@@ -117,11 +130,26 @@ def test_drift_fires_the_alert_and_the_webhook_starts_exactly_one_retraining(own
         assert run["record"]["pipeline"] == "retraining"
         challenger = run["record"]["version"]
         assert challenger == 2
-        aliases = {k: int(v) for k, v in registry.client(settings).get_registered_model("fraud").aliases.items()}
+        client = registry.client(settings)
+        aliases = {k: int(v) for k, v in client.get_registered_model("fraud").aliases.items()}
         assert aliases["challenger"] == 2
-        # The champion moves only through the gate: to the challenger if it passed, else it stays.
-        gate_passed = run["record"]["champion_version"] == 2
-        assert aliases["champion"] == (2 if gate_passed else 1)
+        # The gate's decision record on the challenger, and the registry doing what it says.
+        gate = client.get_model_version("fraud", "2").tags
+        assert gate["shipyard.gate.decision"] in ("promoted", "rejected"), gate
+        assert gate["shipyard.gate.champion_before"] == "1"
+        expected_champion = 2 if gate["shipyard.gate.decision"] == "promoted" else 1
+        assert aliases["champion"] == run["record"]["champion_version"] == expected_champion, gate
+        if expected_champion == 2:
+            # A promotion must be earned on what the gate compared: not worse on any metric beyond the
+            # tolerance, and better on at least one (an equal model is reported as equal, not promoted).
+            candidate = run["record"]["metrics"]
+            before = {name: float(gate[f"shipyard.gate.champion_{name}"]) for name in COMPARED}
+            assert all(candidate[n] >= before[n] - GATE_TOLERANCE for n in COMPARED), (candidate, before)
+            assert any(candidate[n] > before[n] + GATE_TOLERANCE for n in COMPARED), (
+                f"the gate promoted v2 although it is not better than v1: {candidate} vs {before}")
+        # TODO(issue 10): once retraining trains on the labelled post-drift window, state the exact
+        # champion this scenario must end with (amount_inflation shifts an input, not the fraud
+        # pattern, so the expected verdict is the gate's "equal, champion unchanged").
         # Feature and prediction drift fire together here; the run names whichever reached the webhook first.
         drift_alerts = {name for name, a in firing.items() if a["labels"].get("category") in ("drift", "quality")}
         assert run["record"]["gate"] and run["record"]["reason"].split(":")[0] in drift_alerts

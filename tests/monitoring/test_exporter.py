@@ -8,6 +8,8 @@ from prometheus_client import generate_latest
 
 from monitoring.drift import DriftResult, FeatureDrift
 from monitoring.exporter import DriftMetrics
+from monitoring.holdout import HoldoutQuality
+from monitoring.http_app import WebhookRefusals
 from monitoring.labels import Quality
 from shipyard.settings import PROJECT_ROOT
 from tests.monitoring.tools import require_tool
@@ -33,6 +35,8 @@ def test_every_monitor_metric_of_the_contract_is_exported():
     metrics = DriftMetrics()
     metrics.record(result(0.3, Quality(500, 0.9, 0.5), {"max_amount_7d": "empty_in_current"}), 1.5)
     metrics.record_failure("fraud", "1")
+    metrics.record_holdout("fraud", 1, HoldoutQuality(0.93, 0.4))
+    WebhookRefusals(metrics.registry, "fraud")  # the monitor's webhook counts into the same registry
     body = scraped(metrics)
     contract = yaml.safe_load((PROJECT_ROOT / "monitoring" / "prometheus" / "metrics.yaml").read_text())["monitor"]
     for name in contract:

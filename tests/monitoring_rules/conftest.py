@@ -5,7 +5,6 @@ Helpers are fixtures (not an importable module) so the tests work in any pytest 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import fail_in_ci_else_skip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROM_DIR = REPO_ROOT / "monitoring" / "prometheus"
@@ -124,9 +125,7 @@ def _tool(name: str) -> str:
     if path:
         return path
     message = f"{name} not found: run `make prometheus-tools` (Debian packages prometheus, prometheus-alertmanager)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    fail_in_ci_else_skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,7 @@
-"""Alertmanager: valid config, drift/quality alerts reach the monitor's webhook in time."""
+"""Alertmanager: valid config, drift/quality alerts reach the monitor's webhook with its token.
+
+The time budget: tests/monitoring/test_alert_latency_budget.py (configs) and test_alert_loop_live.py (measured).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,6 @@ pytestmark = pytest.mark.unit
 
 MONITOR_WEBHOOK = "http://127.0.0.1:9108/hooks/alertmanager"
 RETRAINING_CATEGORIES = {"drift", "quality"}
-DEMO_BUDGET_SECONDS = 120  # drift onset to the monitor's webhook, in the demo stack
-
-
-def seconds(duration: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600}
-    return int(duration[:-1]) * units[duration[-1]]
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +48,15 @@ def test_monitor_webhook_gets_resolved_notifications(config):
     assert webhook["send_resolved"] is True
 
 
+def test_monitor_webhook_sends_the_bearer_token_from_a_file_never_inline(config):
+    receiver = next(r for r in config["receivers"] if r["name"] == "shipyard-monitor")
+    (webhook,) = receiver["webhook_configs"]
+    authorization = webhook["http_config"]["authorization"]
+    assert authorization["type"] == "Bearer"
+    assert authorization["credentials_file"].endswith("/shipyard-webhook-token/token")
+    assert "credentials" not in authorization  # a secret in a config file in Git would not be one
+
+
 def test_alerts_are_grouped_by_alertname_and_model(config):
     assert config["route"]["group_by"] == ["alertname", "model"]
     assert all("group_by" not in route for route in config["route"]["routes"])  # inherited
-
-
-def test_drift_alerts_fit_the_demo_budget(config, alerts, repo_root):
-    """for + Alertmanager group_wait + one scrape and two rule evaluations stay within 2 minutes."""
-    prometheus = yaml.safe_load((repo_root / "monitoring/prometheus/prometheus.yml").read_text())["global"]
-    drift_route = next(r for r in config["route"]["routes"] if "drift" in r["matchers"][0])
-    pipeline = (seconds(prometheus["scrape_interval"]) + 2 * seconds(prometheus["evaluation_interval"])
-                + seconds(drift_route["group_wait"]))
-    drift_alerts = [rule for rule in alerts.values() if rule["labels"]["category"] == "drift"]
-    assert drift_alerts
-    for rule in drift_alerts:
-        assert seconds(rule["for"]) + pipeline <= DEMO_BUDGET_SECONDS, rule["alert"]

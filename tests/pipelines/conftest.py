@@ -1,10 +1,11 @@
 """A fresh PostgreSQL database per session for the production-profile MLflow backend."""
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+
+from tests.conftest import fail_in_ci_else_skip
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
@@ -21,9 +22,7 @@ def postgres_database() -> Iterator[str]:
     try:
         admin = psycopg2.connect(f"{POSTGRES}/postgres", connect_timeout=5)
     except psycopg2.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc}")
+        fail_in_ci_else_skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc}")
     admin.autocommit = True
     name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cursor:

@@ -6,17 +6,16 @@ session's MLflow registry; a Redis platform uses its own Feast project, whose ke
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from shipyard.settings import Settings
 from shipyard.usecase import load_use_case
+from tests.conftest import fail_in_ci_else_skip
 
 # A customer id the generator never produces; tests write a stale row for it.
 STALE_CUSTOMER = 900_000_001
@@ -27,9 +26,7 @@ def require(available: bool, message: str) -> None:
     """Under CI a missing service fails the test; elsewhere it is skipped with the reason."""
     if available:
         return
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
+    fail_in_ci_else_skip(message)
 
 
 def require_redis(port: int = 6379) -> None:
