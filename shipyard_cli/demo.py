@@ -186,8 +186,8 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
     from shipyard_cli.summary import drift_table, print_summary
 
     run = DemoRun(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), use_case.model_name, settings.home,
-                  mlflow_tracking_uri=mask_password(settings.mlflow_tracking_uri), prediction_log=settings.prediction_log_dir,
-                  offline_store=settings.offline_store_uri)
+                  mlflow_tracking_uri=mask_password(settings.mlflow_tracking_uri),
+                  prediction_log=settings.prediction_log_dir, offline_store=settings.offline_store_uri)
     console.rule(f"Shipyard demo: {use_case.name} ({settings.profile} profile)")
     prepare(settings, use_case, console, run, rows=rows, traffic=traffic, scenario=scenario)
 
