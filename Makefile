@@ -28,7 +28,7 @@ demo: $(STAMP) prometheus-tools
 
 # The suite needs the manifest tools (.venv-tools), promtool/amtool and redis-server (the serving
 # outage test starts its own Redis; Debian packages, installed when missing).
-test: $(STAMP) tools-venv prometheus-tools redis-server-binary
+test: $(STAMP) tools-venv prometheus-tools redis-server-binary spark-venv
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
