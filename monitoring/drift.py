@@ -141,7 +141,7 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
     if "model_version" in current.columns:
         current = current[pd.to_numeric(current["model_version"], errors="coerce") == version]
     if len(current) < MIN_WINDOW_ROWS:
-        raise ValueError(f"the prediction log holds {len(current)} predictions of {use_case.model_name} "
+        raise LookupError(f"the prediction log holds {len(current)} predictions of {use_case.model_name} "
                          f"version {version}: nothing to compare yet")
     reference = load_reference(settings, use_case, version)
     now = datetime.now(UTC)

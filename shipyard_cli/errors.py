@@ -8,6 +8,7 @@ printed (or to the terminal with ``--debug``), never silently into a friendly me
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -59,6 +60,15 @@ def readable_errors(command):
         except _core_user_errors() as exc:
             raise UserError(str(exc)) from exc
     return wrapper
+
+
+@contextlib.contextmanager
+def as_user_error(*kinds: type[BaseException]):
+    """Inside, an exception of ``kinds`` is the user's to fix (the caller knows it): one line, exit 1."""
+    try:
+        yield
+    except kinds as exc:
+        raise UserError(str(exc)) from exc
 
 
 def _say(message: str) -> None:

@@ -11,7 +11,7 @@ import typer
 
 from shipyard_cli import gitops_commands, monitoring_commands, pipeline_commands, serving_commands, usecase_commands
 from shipyard_cli.context import context, scenario_of
-from shipyard_cli.errors import OneLineErrors, console, readable_errors
+from shipyard_cli.errors import OneLineErrors, UserError, console, readable_errors
 
 app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Shipyard: train, register, serve and monitor models on the Kubeflow stack. A mistake "
@@ -82,7 +82,7 @@ def features_materialize(metrics_file: Path = typer.Option(None, help="Where to 
     with console.status("materializing features into the online store"):
         done = features.materialize_incremental(settings)
     if not done:
-        raise ValueError("no feature views in the Feast registry: run `shipyard features apply` first")
+        raise UserError("no feature views in the Feast registry: run `shipyard features apply` first")
     feature_freshness.export(done, metrics_file or settings.reports_dir / "feature_freshness.prom",
                              settings.pushgateway_url)
     for view in done:

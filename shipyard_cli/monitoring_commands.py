@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from shipyard_cli.context import context
-from shipyard_cli.errors import console, readable_errors
+from shipyard_cli.errors import as_user_error, console, readable_errors
 
 monitor_app = typer.Typer(help="Drift monitoring with Evidently and Prometheus.", no_args_is_help=True)
 
@@ -26,7 +26,8 @@ def monitor_drift(window: int = typer.Option(None, min=2, help="Newest N predict
 
     settings, use_case = context()
     with console.status("computing drift with Evidently"):
-        result = run_drift_job(settings, use_case, window, since=window_start(minutes))
+        with as_user_error(LookupError, FileNotFoundError):  # no model trained, nothing logged yet
+            result = run_drift_job(settings, use_case, window, since=window_start(minutes))
     metrics = DriftMetrics()
     metrics.record(result)
     metrics.write(metrics_file or settings.reports_dir / "drift.prom")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from shipyard_cli.context import context
-from shipyard_cli.errors import console, readable_errors
+from shipyard_cli.errors import UserError, as_user_error, console, readable_errors
 
 pipeline_app = typer.Typer(help="KFP pipelines: run locally, compile for the KFP UI, submit to KFP.",
                            no_args_is_help=True)
@@ -40,12 +40,12 @@ def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training
     from pipelines import runs as pipeline_runs
 
     if name not in RUNNABLE:
-        raise ValueError(f"unknown pipeline {name!r}; known: {', '.join(RUNNABLE)}")
+        raise UserError(f"unknown pipeline {name!r}; known: {', '.join(RUNNABLE)}")
     settings, _ = context()
     if name == "batch-scoring":
         if customers is None:
-            raise ValueError("batch-scoring needs --customers (a parquet table of entities and request fields)")
-        with console.status("running the batch-scoring pipeline (kfp.local)"):
+            raise UserError("batch-scoring needs --customers (a parquet table of entities and request fields)")
+        with console.status("running the batch-scoring pipeline (kfp.local)"), as_user_error(FileNotFoundError):
             scored = pipeline_runs.run_batch_scoring(settings, customers, output or settings.reports_dir /
                                                      "batch-scores.parquet", model_version)
         console.print(scored.describe())
@@ -55,8 +55,9 @@ def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training
              "min_pr_auc": min_pr_auc, "tolerance": tolerance}
     parameters = {key: value for key, value in given.items() if value is not None}
     if name == "retraining" and (not reason or not idempotency_key):
-        raise ValueError("retraining needs --reason and --idempotency-key")
-    with console.status(f"running the {name} pipeline (kfp.local)"):
+        raise UserError("retraining needs --reason and --idempotency-key")
+    with (console.status(f"running the {name} pipeline (kfp.local)"),
+          as_user_error(pipeline_runs.PipelineFailed, FileNotFoundError)):
         if name == "training":
             outcome = pipeline_runs.run_training(settings, **parameters)
         else:
@@ -94,15 +95,17 @@ def pipeline_submit(name: str = typer.Argument(..., help="Pipeline: training, re
     settings, _ = context()
     host = host or settings.kfp_host
     if not host:
-        raise ValueError("no KFP host: pass --host URL or set SHIPYARD_KFP_HOST")
+        raise UserError("no KFP host: pass --host URL or set SHIPYARD_KFP_HOST")
     raw = {}
     for item in param:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--param needs NAME=VALUE, not {item!r}")
+            raise UserError(f"--param needs NAME=VALUE, not {item!r}")
         raw[key] = value
-    package = compile_pipeline(name, package_dir)  # always the code as it is now
-    run_id = submit(host, package, typed_arguments(package, raw), experiment, run_name)
+    with as_user_error(ValueError):  # an unknown pipeline, parameter or value: named by the checks
+        package = compile_pipeline(name, package_dir)  # always the code as it is now
+        arguments = typed_arguments(package, raw)
+    run_id = submit(host, package, arguments, experiment, run_name)
     console.print(f"submitted {package} to {mask_password(host)}: run {run_id}")
 
 
