@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from shipyard_cli.context import context
-from shipyard_cli.errors import readable_errors
+from shipyard_cli.errors import UserError, readable_errors
 
 
 @readable_errors
@@ -28,11 +28,30 @@ def serve(
     from components.serving.server import ServeOptions
     from components.serving.server import serve as serve_model
 
+    for name, number in (("--port", port), ("--grpc-port", grpc_port)):
+        if number:
+            check_port_free(name, number)  # before seconds of loading the model, not after
     settings, use_case = context("predictor")
     serve_model(settings, use_case, ServeOptions(
         port=port, grpc_port=grpc_port, fast_path=fast_path, drain_seconds=drain_seconds,
         grace_seconds=grace_seconds, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
         access_log_format=access_log_format, access_log=access_log))
+
+
+def check_port_free(option: str, port: int) -> None:
+    """Fail with one line when another process already listens on ``port`` (all interfaces, as KServe binds)."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free to serve
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise UserError(f"port {port} is already in use: stop what listens there or pass {option} "
+                            "with a free port") from None
 
 
 def register(app: typer.Typer) -> None:

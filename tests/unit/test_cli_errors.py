@@ -87,3 +87,17 @@ def test_piped_output_has_no_colour_codes(shipyard_home):
     assert result.stdout == ""
     line = one_error_line(result.stderr)
     assert "Invalid value for '--rows'" in line and "`shipyard data generate --help`" in line
+
+
+def test_serve_on_a_busy_port_fails_at_once(shipyard_home):
+    """Checked before the model is loaded: this home has no model, so a later check would fail on that."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "shipyard_cli.main", "serve", "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {port} is already in use" in one_error_line(result.stderr)
