@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.serving.conftest import start_serve
@@ -87,6 +87,20 @@ def answered(url: str) -> float:
     return total
 
 
+def v1_with(customer_id: bytes) -> bytes:
+    return b'{"instances":[{"customer_id":%s,"amount":1.0,"merchant_category":"fuel","hour":1}]}' % customer_id
+
+
+UINT64_ID = (b'{"inputs":[{"name":"customer_id","shape":[1],"datatype":"UINT64","data":[18446744073709551615]},'
+             b'{"name":"amount","shape":[1],"datatype":"FP64","data":[1.0]},'
+             b'{"name":"merchant_category","shape":[1],"datatype":"BYTES","data":["fuel"]},'
+             b'{"name":"hour","shape":[1],"datatype":"INT64","data":[1]}]}')
+
+
+# The cases found by hand before this test existed always run; hypothesis adds its own around them.
+@example(request=("v1", v1_with(b"9223372036854775808"), "customer_id"), content_type=None)
+@example(request=("v1", v1_with(b"1e20"), "customer_id"), content_type="application/json")
+@example(request=("v2", UINT64_ID, "customer_id"), content_type=None)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(request=requests(), content_type=st.sampled_from([None, "application/json", "text/plain"]))
