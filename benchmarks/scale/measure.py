@@ -2,7 +2,7 @@
 
 Peak RSS is the kernel's high-water mark of the step's process (``wait4``'s ``ru_maxrss``, which also
 covers children it waited for), and the sampled peak of its whole process tree (psutil, every 0.1 s)
-for helpers that outlive their parent's wait (a JVM, worker pools). A step whose tree grows past
+for child processes that outlive their parent's wait (a JVM, worker pools). A step whose tree grows past
 ``memory_cap`` is stopped: on a shared machine an unbounded step must not take everything.
 """
 

@@ -90,16 +90,26 @@ def plot(recorded: dict, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     series: dict[str, list[tuple[int, float, float]]] = {}
+    stopped: dict[str, list[tuple[int, float, float]]] = {}  # killed at the cap: a lower bound
     for rows, run in recorded.items():
         for r in run["results"]:
-            if r["status"] == "ok":
-                series.setdefault(r["step"], []).append((int(rows), r["seconds"], r["peak_rss_bytes"] / GIB))
+            if r["status"] in ("ok", "killed"):
+                target = series if r["status"] == "ok" else stopped
+                target.setdefault(r["step"], []).append((int(rows), r["seconds"], r["peak_rss_bytes"] / GIB))
+    colours = plt.get_cmap("tab20")
+    steps = sorted(set(series) | set(stopped))
     written = []
     for name, index, label in (("time", 1, "wall time (s)"), ("memory", 2, "peak RSS (GiB)")):
-        figure, axes = plt.subplots(figsize=(7, 4.5))
-        for step, points in sorted(series.items()):
-            points.sort()
-            axes.plot([p[0] for p in points], [p[index] for p in points], marker="o", label=step)
+        figure, axes = plt.subplots(figsize=(9, 5))
+        for number, step in enumerate(steps):
+            colour = colours(number % 20)
+            points = sorted(series.get(step, []))
+            if points:
+                axes.plot([p[0] for p in points], [p[index] for p in points], marker="o", color=colour, label=step)
+            killed = sorted(stopped.get(step, []))
+            if killed:
+                axes.scatter([p[0] for p in killed], [p[index] for p in killed], marker="x", s=80, color=colour,
+                             label=f"{step} (stopped at the memory cap)")
         if name == "memory":
             axes.axhline(TARGET_GIB, color="grey", linestyle="--", label="4 GiB target")
         axes.set_xscale("log")
@@ -107,7 +117,7 @@ def plot(recorded: dict, folder: Path) -> list[Path]:
         axes.set_xlabel("generated events")
         axes.set_ylabel(label)
         axes.set_title(f"Training pipeline steps: {label} against events")
-        axes.legend(fontsize=7)
+        axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         figure.tight_layout()
         path = folder / f"{name}.png"
         figure.savefig(path, dpi=100)

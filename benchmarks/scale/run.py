@@ -104,6 +104,7 @@ def main() -> None:
             before = os.getloadavg()
             results = run_size(rows, work, args.steps, int(args.memory_cap_gib * GIB), args.timeout,
                                f"redis://127.0.0.1:{port}/0", args.in_memory_max_rows)
+            recorded = json.loads(store.read_text()) if store.exists() else {}  # another run may have written
             earlier = {r["step"]: r for r in recorded.get(str(rows), {}).get("results", [])}
             earlier.update({r.step: r.as_dict() for r in results})
             recorded[str(rows)] = {"load_before": before, "load_after": os.getloadavg(),
