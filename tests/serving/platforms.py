@@ -89,3 +89,24 @@ def delete_project_keys(redis_url: str, project: str) -> int:
         client.delete(*keys[start:start + 500])
     client.close()
     return len(keys)
+
+
+def logged_when(log_dir: Path, ready, timeout: float = 40.0) -> pd.DataFrame:
+    """The prediction log once ``ready(log)`` holds. The predictor writes its log in batches at least
+    every 10 s (components/serving/prediction_log.py): a record is on disk within that bound, not at
+    once. Returns the last read either way, so the caller's assertion says what is missing."""
+    import time
+
+    from components.serving.prediction_log import read_prediction_log
+
+    deadline = time.monotonic() + timeout
+    while True:
+        log = read_prediction_log(log_dir)
+        try:
+            if ready(log):
+                return log
+        except KeyError:  # nothing written yet: the columns are not there
+            pass
+        if time.monotonic() > deadline:
+            return log
+        time.sleep(0.5)

@@ -14,7 +14,7 @@ import pytest
 from components.serving.prediction_log import read_prediction_log
 from shipyard_cli.processes import free_port, start_redis
 from tests.serving.conftest import redis_platform_for, run_predictor, start_serve
-from tests.serving.platforms import copy_platform, new_project, require
+from tests.serving.platforms import copy_platform, logged_when, new_project, require
 
 pytestmark = pytest.mark.integration
 
@@ -113,8 +113,9 @@ def test_redis_stopped_and_restarted_gives_bounded_503s_and_recovers_by_itself(t
         errors = {o[4]["error"] for o in outcomes if o[1] == 503}
         assert all(e.startswith("online feature store unavailable") for e in errors), errors
         assert server.process.poll() is None  # recovered without a restart
-        log = read_prediction_log(platform.settings.prediction_log_dir)
-        assert set(log["request_id"]) == traffic.answered_ids()
+        answered = traffic.answered_ids()
+        log = logged_when(platform.settings.prediction_log_dir, lambda log: set(log["request_id"]) >= answered)
+        assert set(log["request_id"]) == answered
         after = log[log["request_id"].isin({o[0] for o in outcomes[recovered_from:] if o[1] == 200})]
         assert not after["features_missing"].any()  # the restarted Redis serves the same features
         metrics = httpx.get(f"{url}/metrics").text
