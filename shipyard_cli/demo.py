@@ -179,15 +179,20 @@ def finish(settings: Settings, run: DemoRun) -> None:
     run.champion_at_end = registry.alias_version(settings, run.model_name, registry.CHAMPION)
 
 
+def new_run(settings: Settings, use_case: UseCase) -> DemoRun:
+    """This run's record; what it will print of the settings (the MLflow URI) never shows a password."""
+    return DemoRun(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), use_case.model_name, settings.home,
+                   mlflow_tracking_uri=mask_password(settings.mlflow_tracking_uri),
+                   prediction_log=settings.prediction_log_dir, offline_store=settings.offline_store_uri)
+
+
 def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: int, traffic: int,
              scenario: str, alert_loop: bool = True) -> DemoRun:
     from monitoring.drift import run_drift_job
     from monitoring.exporter import DriftMetrics
     from shipyard_cli.summary import drift_table, print_summary
 
-    run = DemoRun(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), use_case.model_name, settings.home,
-                  mlflow_tracking_uri=mask_password(settings.mlflow_tracking_uri),
-                  prediction_log=settings.prediction_log_dir, offline_store=settings.offline_store_uri)
+    run = new_run(settings, use_case)
     console.rule(f"Shipyard demo: {use_case.name} ({settings.profile} profile)")
     prepare(settings, use_case, console, run, rows=rows, traffic=traffic, scenario=scenario)
 

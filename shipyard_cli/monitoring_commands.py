@@ -24,7 +24,7 @@ def monitor_drift(window: int = typer.Option(None, min=2, help="Newest N predict
     from monitoring.window import window_start
     from shipyard_cli.summary import drift_table
 
-    settings, use_case = context()
+    settings, use_case = context("drift-monitor")  # its services checked at start, in one line
     with console.status("computing drift with Evidently"):
         with as_user_error(LookupError, FileNotFoundError):  # no model trained, nothing logged yet
             result = run_drift_job(settings, use_case, window, since=window_start(minutes))

@@ -36,7 +36,8 @@ class RecordingEnv(Mapping):
 
     VALUES = {"SHIPYARD_PROFILE": "prod", "SHIPYARD_MLFLOW_TRACKING_URI": "http://mlflow:5000",
               "SHIPYARD_FEAST_REGISTRY_URI": "postgresql+psycopg2://feast@db/feast", "SHIPYARD_MODEL_VERSION": "3",
-              "SHIPYARD_REDIS_URL": "redis://redis:6379/0", "SHIPYARD_HOME": "/tmp/shipyard"}
+              "SHIPYARD_REDIS_URL": "redis://redis:6379/0", "SHIPYARD_HOME": "/tmp/shipyard",
+              "SHIPYARD_RETENTION_DAYS": "30"}
 
     def __init__(self):
         self.read: set[str] = set()

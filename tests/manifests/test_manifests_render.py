@@ -59,7 +59,8 @@ def test_overlay_pins_its_model_version_in_predictor_and_monitor(rendered_docs, 
 def test_overlay_patches_keep_the_base_predictor_container(rendered_docs, env):
     container = _one(rendered_docs[env], "InferenceService", "fraud")["spec"]["predictor"]["containers"][0]
     assert container["image"].startswith("ghcr.io/shipyard-mlops/shipyard:")
-    assert container["args"] == ["serve", "--port", "8080"]
+    assert container["args"][:3] == ["serve", "--port", "8080"]
+    assert "--drain-seconds" in container["args"]  # the drain the termination grace period is sized for
     assert container["readinessProbe"]["httpGet"]["port"] == 8080
     assert set(container["resources"]) == {"requests", "limits"}
 

@@ -6,7 +6,6 @@ import io
 import secrets
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -47,7 +46,10 @@ def prod_env(tmp_path, request) -> tuple[dict[str, str], str]:
     database = (request.getfixturevalue("postgres_database") if "postgres_database" in request.fixturenames
                 else "postgresql+psycopg2://postgres@127.0.0.1:5432/unused")
     return {"SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(tmp_path / "home"),
-            "SHIPYARD_MLFLOW_TRACKING_URI": database.replace("postgres@", f"postgres:{password}@", 1),
+            # The prod profile talks to the MLflow server (basic auth in its URL) and keeps Feast's
+            # registry in PostgreSQL: both URIs carry the password.
+            "SHIPYARD_MLFLOW_TRACKING_URI": f"http://shipyard:{password}@127.0.0.1:9/",
+            "SHIPYARD_FEAST_REGISTRY_URI": database.replace("postgres@", f"postgres:{password}@", 1),
             "SHIPYARD_REDIS_URL": f"redis://:{password}@127.0.0.1:6379/15",
             "SHIPYARD_WEBHOOK_TOKEN": f"token-{password}"}, password
 
@@ -62,8 +64,20 @@ def shipyard(args: list[str], env: dict[str, str]) -> str:
 
 @pytest.mark.integration
 @pytest.mark.usefixtures("postgres_database")
-def test_cli_output_in_the_prod_profile_never_shows_the_password(prod_env, tmp_path):
+def test_cli_output_in_the_prod_profile_never_shows_the_password(prod_env, postgres_database, tmp_path):
+    from shipyard_cli.processes import start_mlflow_server
+
     env, password = prod_env
+    mlflow_port = free_port()  # a real tracking server (the prod profile's), its URL carrying the password
+    mlflow = start_mlflow_server(mlflow_port, postgres_database, tmp_path / "mlflow.log")
+    env = {**env, "SHIPYARD_MLFLOW_TRACKING_URI": f"http://shipyard:{password}@127.0.0.1:{mlflow_port}/"}
+    try:
+        _check_outputs(env, password, tmp_path)
+    finally:
+        mlflow.stop()
+
+
+def _check_outputs(env: dict[str, str], password: str, tmp_path) -> None:
     outputs = {
         "monitor drift": shipyard(["monitor", "drift"], env),
         "pipeline submit": shipyard(["pipeline", "submit", "training", "--host",
@@ -76,8 +90,8 @@ def test_cli_output_in_the_prod_profile_never_shows_the_password(prod_env, tmp_p
     monitor.start_until(http_ok(f"http://127.0.0.1:{port}/-/healthy"), timeout=90)
     monitor.stop()
     outputs["monitor serve"] = monitor.log_path.read_text()
-    # The monitor's log names the registry it uses: the URI is there, masked.
-    assert f"postgres:{MASK}@127.0.0.1:5432" in outputs["monitor serve"]
+    # The monitor's log names the services it uses: the URIs are there, masked.
+    assert f":{MASK}@127.0.0.1:" in outputs["monitor serve"]
     for command, output in outputs.items():
         assert output.strip(), f"`shipyard {command}` printed nothing"
         assert password not in output, f"`shipyard {command}` printed the password:\n{output}"
@@ -85,18 +99,15 @@ def test_cli_output_in_the_prod_profile_never_shows_the_password(prod_env, tmp_p
 
 @pytest.mark.unit
 def test_demo_summary_in_the_prod_profile_never_shows_the_password(prod_env, tmp_path):
-    from shipyard_cli.demo import _summary
+    from shipyard.usecase import load_use_case
+    from shipyard_cli.demo import new_run
+    from shipyard_cli.summary import print_summary
 
     env, password = prod_env
     settings = Settings.from_env(env)
-    outcome = SimpleNamespace(model_name="fraud", version=2, promoted=True, challenger_version=2,
-                              previous_champion=1, gate="promoted", validation_report=tmp_path / "v.html",
-                              metrics={"roc_auc": 0.9})
-    stats = SimpleNamespace(ok=10, requests=10, p50_ms=1.0, p99_ms=2.0)
-    drift = SimpleNamespace(features=[], drift_share=0.0, report_path=str(tmp_path / "r.html"))
-    phase = SimpleNamespace(name="normal", stats=stats, drift=drift)
+    run = new_run(settings, load_use_case(settings.use_case))  # the record the demo prints from
     out = io.StringIO()
-    _summary(Console(file=out, width=80), settings, outcome, "2", [phase], tmp_path / "drift.prom", [], None)
+    print_summary(Console(file=out, width=80), run)
     text = out.getvalue()
     assert "mlflow ui --backend-store-uri" in text
     assert password not in text.replace("\n", "").replace("│", "").replace(" ", "")
