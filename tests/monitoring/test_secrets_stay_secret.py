@@ -63,8 +63,8 @@ def shipyard(args: list[str], env: dict[str, str]) -> str:
 
 
 @pytest.mark.integration
-@pytest.mark.usefixtures("postgres_database")
-def test_cli_output_in_the_prod_profile_never_shows_the_password(prod_env, postgres_database, tmp_path):
+def test_cli_output_in_the_prod_profile_never_shows_the_password(prod_env, postgres_database,  # noqa: F811
+                                                                   tmp_path):
     from shipyard_cli.processes import start_mlflow_server
 
     env, password = prod_env
