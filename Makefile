@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint compile clean-state help venv redis-server-binary
+.PHONY: demo test test-slow test-fast lint compile clean-state help venv redis-server-binary
 
 help:
 	@echo "make demo   - set up .venv and run the lab-to-production loop end to end"
@@ -30,7 +30,12 @@ demo: $(STAMP) prometheus-tools
 # outage test starts its own Redis; Debian packages, installed when missing).
 test: $(STAMP) tools-venv prometheus-tools redis-server-binary spark-venv
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The whole-loop runs (demo loop, production shape, alert loop, retraining to a Git commit, live
+# canary): several pipeline runs and servers each, tens of minutes together.
+test-slow: $(STAMP) tools-venv prometheus-tools redis-server-binary
+	$(BIN)/python -m pytest -q -m slow
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "unit"

@@ -21,7 +21,7 @@ from shipyard.usecase import load_use_case
 from shipyard_cli import demo
 from shipyard_cli.summary import print_summary, summary_lines
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROWS, TRAFFIC = 20_000, 1_500
 FAST = {"max_iter": 100, "min_roc_auc": 0.7}  # a small world: lighter model, same gate

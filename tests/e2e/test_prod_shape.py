@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600), pytest.mark.slow]
 
 
 def test_prod_shape_runs_the_whole_loop_with_empty_homes(tmp_path):

@@ -30,7 +30,7 @@ from tests.gitops.conftest import MODEL, git
 from tests.serving.platforms import copy_platform
 
 # Three servers and, run alone, the session's training: more than the suite's default per-test budget.
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500), pytest.mark.slow]
 
 REQUEST = {"instances": [{"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}]}
 MIN_REQUESTS = 60  # canary requests the verdict needs (the CLI's --min-requests)

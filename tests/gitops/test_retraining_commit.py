@@ -14,7 +14,7 @@ from tests.gitops.conftest import MODEL, git
 from tests.platform_setup import prepare_platform
 
 # A whole platform set-up and pipeline run: more than the suite's default per-test budget.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500), pytest.mark.slow]
 
 
 def test_a_retraining_the_gate_promotes_is_pushed_as_one_commit(mlflow_registry, bare_remote, monkeypatch):

@@ -26,7 +26,7 @@ from tests.monitoring.tools import require_tool
 from tests.platform_setup import prepare_platform
 from usecases.fraud import USE_CASE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 WINDOW = 1_000
 # Two cores shared with other test processes slow the first drift run (Evidently's import, the
 # reference snapshot) and Prometheus' start; 45 s on top of the budget, never more.
