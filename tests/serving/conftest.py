@@ -11,6 +11,7 @@ import pytest
 
 from shipyard.settings import Settings
 from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlflow_server, start_predictor
+from tests.pipelines.conftest import postgres_database  # noqa: F401  (a fixture: one database per session)
 from tests.serving.platforms import (
     Platform,
     copy_platform,
@@ -70,10 +71,23 @@ def mlflow_url(trained_home: Settings, tmp_path_factory: pytest.TempPathFactory)
         server.stop()
 
 
-def redis_platform_for(trained_home: Settings, mlflow_url: str, home: Path, redis_url: str,
+@dataclass(frozen=True)
+class ProdServices:
+    """What the prod profile shares: the MLflow server and Feast's SQL registry (PostgreSQL)."""
+
+    mlflow_url: str
+    registry_uri: str
+
+
+@pytest.fixture(scope="session")
+def prod_services(mlflow_url: str, postgres_database: str) -> ProdServices:  # noqa: F811
+    return ProdServices(mlflow_url, postgres_database)
+
+
+def redis_platform_for(trained_home: Settings, services: ProdServices, home: Path, redis_url: str,
                        project: str) -> Platform:
-    platform = copy_platform(trained_home, home, redis_url, project)
-    platform.env["SHIPYARD_MLFLOW_TRACKING_URI"] = mlflow_url
+    platform = copy_platform(trained_home, home, redis_url, project, registry_uri=services.registry_uri)
+    platform.env["SHIPYARD_MLFLOW_TRACKING_URI"] = services.mlflow_url
     return platform
 
 
@@ -85,12 +99,14 @@ def sqlite_predictor(trained_home: Settings, tmp_path_factory) -> Iterator[Runni
 
 
 @pytest.fixture(scope="module")
-def redis_predictor(trained_home: Settings, mlflow_url: str, tmp_path_factory) -> Iterator[RunningPredictor]:
+def redis_predictor(trained_home: Settings, prod_services: ProdServices,
+                    tmp_path_factory) -> Iterator[RunningPredictor]:
     require_redis()
     home = tmp_path_factory.mktemp("redis-platform") / "home"
     project = new_project()
     try:
-        with serving(redis_platform_for(trained_home, mlflow_url, home, SHARED_REDIS, project), home) as predictor:
+        with serving(redis_platform_for(trained_home, prod_services, home, SHARED_REDIS, project),
+                     home) as predictor:
             yield predictor
     finally:
         delete_project_keys(SHARED_REDIS, project)

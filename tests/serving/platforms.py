@@ -45,8 +45,10 @@ def new_project() -> str:
     return f"shipyard_t{uuid.uuid4().hex[:10]}"
 
 
-def copy_platform(trained: Settings, home: Path, redis_url: str | None = None, project: str = "") -> Platform:
-    """A home with its own Feast state; with ``redis_url`` the online store is Redis (prod profile)."""
+def copy_platform(trained: Settings, home: Path, redis_url: str | None = None, project: str = "",
+                  registry_uri: str | None = None) -> Platform:
+    """A home with its own Feast state; with ``redis_url`` the online store is Redis and the registry
+    Feast's SQL registry at ``registry_uri`` (the prod profile), under a project of its own."""
     from shipyard import features
 
     shutil.copytree(trained.feast_dir, home / "feast")
@@ -56,8 +58,12 @@ def copy_platform(trained: Settings, home: Path, redis_url: str | None = None, p
            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     if redis_url is not None:
         project = project or new_project()
-        settings = replace(settings, profile="prod", redis_url=redis_url, feast_project=project)
-        env.update(SHIPYARD_PROFILE="prod", SHIPYARD_REDIS_URL=redis_url, SHIPYARD_FEAST_PROJECT=project)
+        if registry_uri is None:
+            raise ValueError("the prod profile keeps Feast's registry in PostgreSQL: pass registry_uri")
+        settings = replace(settings, profile="prod", redis_url=redis_url, feast_project=project,
+                           feast_registry_uri=registry_uri)
+        env.update(SHIPYARD_PROFILE="prod", SHIPYARD_REDIS_URL=redis_url, SHIPYARD_FEAST_PROJECT=project,
+                   SHIPYARD_FEAST_REGISTRY_URI=registry_uri)
         use_case = load_use_case(settings.use_case)
         features.apply(settings, use_case)
         features.materialize(settings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 
-import pandas as pd
 import pytest
 
 from components.serving.feature_readers import RedisReader
@@ -22,11 +21,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def redis_platform(trained_home, mlflow_url, tmp_path_factory):
+def redis_platform(trained_home, prod_services, tmp_path_factory):
     require_redis()
     project = new_project()
     try:
-        platform = redis_platform_for(trained_home, mlflow_url, tmp_path_factory.mktemp("parity") / "home",
+        platform = redis_platform_for(trained_home, prod_services, tmp_path_factory.mktemp("parity") / "home",
                                       SHARED_REDIS, project)
         write_stale_row(platform.settings)
         yield platform
@@ -39,7 +38,9 @@ def test_fast_redis_reader_matches_get_online_features(redis_platform):
     [plan] = online.plans
     assert isinstance(plan.reader, RedisReader)  # the fast reader, not Feast's client
     store = online.store
-    present = pd.read_parquet(next(redis_platform.settings.home.glob("**/customer_spend_stats*.parquet")))
+    from shipyard import data
+
+    present = data.read_table(redis_platform.settings, data.feature_table(USE_CASE), USE_CASE.timestamp)
     rng = random.Random(7)
     ids = rng.sample(sorted(set(present["customer_id"].astype(int))), 40)
     ids += [rng.randrange(10**12, 2**63 - 1) for _ in range(10)] + [STALE_CUSTOMER]

@@ -88,7 +88,7 @@ class Traffic:
         return counts
 
 
-def test_redis_stopped_and_restarted_gives_bounded_503s_and_recovers_by_itself(trained_home, mlflow_url,
+def test_redis_stopped_and_restarted_gives_bounded_503s_and_recovers_by_itself(trained_home, prod_services,
                                                                                 tmp_path: Path):
     require(shutil.which("redis-server") is not None, "redis-server is not installed")
     port = free_port()
@@ -96,7 +96,7 @@ def test_redis_stopped_and_restarted_gives_bounded_503s_and_recovers_by_itself(t
     redis = start_redis(port, redis_log)
     server = None
     try:
-        platform = redis_platform_for(trained_home, mlflow_url, tmp_path / "home", f"redis://127.0.0.1:{port}/0",
+        platform = redis_platform_for(trained_home, prod_services, tmp_path / "home", f"redis://127.0.0.1:{port}/0",
                                       new_project())
         server, url = run_predictor(platform, tmp_path)
         with Traffic(url, clients=2) as traffic:
@@ -151,14 +151,14 @@ def test_sigterm_drains_then_closes_without_cutting_a_request(trained_home, tmp_
     assert (log.groupby("request_id").size() == 200).all()  # every instance of every answered request
 
 
-def test_hung_redis_is_a_bounded_503_that_says_timeout(trained_home, mlflow_url, tmp_path: Path):
+def test_hung_redis_is_a_bounded_503_that_says_timeout(trained_home, prod_services, tmp_path: Path):
     """A Redis that accepts connections but never answers (SIGSTOP), then wakes up again (SIGCONT)."""
     require(shutil.which("redis-server") is not None, "redis-server is not installed")
     port = free_port()
     redis = start_redis(port, tmp_path / "redis" / "redis.log")
     server = None
     try:
-        platform = redis_platform_for(trained_home, mlflow_url, tmp_path / "home", f"redis://127.0.0.1:{port}/0",
+        platform = redis_platform_for(trained_home, prod_services, tmp_path / "home", f"redis://127.0.0.1:{port}/0",
                                       new_project())
         server, url = run_predictor(platform, tmp_path)
         body = {"instances": [GOOD]}
