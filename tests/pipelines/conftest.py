@@ -1,6 +1,5 @@
 """A fresh PostgreSQL database per session for the production-profile MLflow backend."""
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,24 +11,14 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    """A database of its own (unique name), dropped afterwards; its SQLAlchemy URL.
-
-    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; the project ships psycopg2, so the
-    URL names its driver.
-    """
+    """A database of its own (unique name), dropped afterwards; its SQLAlchemy URL (psycopg2 driver)."""
     import psycopg2
 
+    from shipyard_cli.prod_demo import temporary_database
+
     try:
-        admin = psycopg2.connect(f"{POSTGRES}/postgres", connect_timeout=5)
+        psycopg2.connect(f"{POSTGRES}/postgres", connect_timeout=5).close()
     except psycopg2.OperationalError as exc:
         fail_in_ci_else_skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc}")
-    admin.autocommit = True
-    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES.replace('postgresql://', 'postgresql+psycopg2://')}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with temporary_database(f"{POSTGRES}/postgres") as url:
+        yield url

@@ -84,6 +84,18 @@ def prod_services(mlflow_url: str, postgres_database: str) -> ProdServices:  # n
     return ProdServices(mlflow_url, postgres_database)
 
 
+@contextmanager
+def serving_on_path(trained_home: Settings, tmp_path_factory, name: str, path: str) -> Iterator[str]:
+    """A predictor whose scoring routes take ``path``: "fast" (the middleware) or "kserve" (KServe's own)."""
+    home = tmp_path_factory.mktemp(f"{name}-{path}") / "home"
+    args = [] if path == "fast" else ["--no-fast-path"]
+    process, url = start_serve(copy_platform(trained_home, home), home / "serve.log", *args)
+    try:
+        yield url
+    finally:
+        process.stop()
+
+
 def redis_platform_for(trained_home: Settings, services: ProdServices, home: Path, redis_url: str,
                        project: str) -> Platform:
     platform = copy_platform(trained_home, home, redis_url, project, registry_uri=services.registry_uri)

@@ -18,8 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.serving.conftest import start_serve
-from tests.serving.platforms import copy_platform
+from tests.serving.conftest import serving_on_path
 from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.integration
@@ -45,13 +44,8 @@ WRONG = st.one_of(
 
 @pytest.fixture(scope="module", params=["fast", "kserve"])
 def server(request, trained_home, tmp_path_factory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp(f"no500-{request.param}") / "home"
-    args = [] if request.param == "fast" else ["--no-fast-path"]
-    process, url = start_serve(copy_platform(trained_home, home), home / "serve.log", *args)
-    try:
+    with serving_on_path(trained_home, tmp_path_factory, "no500", request.param) as url:
         yield url
-    finally:
-        process.stop()
 
 
 @st.composite

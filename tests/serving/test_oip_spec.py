@@ -23,8 +23,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.serving.conftest import start_serve
-from tests.serving.platforms import copy_platform, require
+from tests.serving.conftest import serving_on_path
+from tests.serving.platforms import require
 
 pytestmark = pytest.mark.integration
 
@@ -83,13 +83,8 @@ def spec() -> dict:
 
 @pytest.fixture(scope="module", params=["fast", "kserve"])
 def server(request, spec, trained_home, tmp_path_factory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp(f"spec-{request.param}") / "home"
-    args = [] if request.param == "fast" else ["--no-fast-path"]
-    process, url = start_serve(copy_platform(trained_home, home), home / "serve.log", *args)
-    try:
+    with serving_on_path(trained_home, tmp_path_factory, "spec", request.param) as url:
         yield url
-    finally:
-        process.stop()
 
 
 def check_answer(response: httpx.Response, operation: dict, spec: dict) -> None:
