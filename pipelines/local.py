@@ -9,6 +9,7 @@ the manifests (``environment``); no other Shipyard variable of the calling proce
 import contextlib
 import io
 import os
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,6 +19,15 @@ from shipyard.settings import ALL_VARIABLES
 # Output artifacts inside a kfp.local run folder: <pipeline root>/<run>/<task>/<output>.
 VALIDATION_REPORT = Path("validate-op/report")
 SCORES = Path("score-op/scores")
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # kfp.local colours its messages even when nobody reads them on a terminal
+FAILED_TASK = re.compile(r"Inner task failed: '([^']+)'")
+EXCEPTION_LINE = re.compile(r"^\s*(?:[a-z_][\w]*\.)*([A-Z]\w*(?:Error|Exception)): (.+)$")
+# What the user runs next when a step fails for a reason outside the pipeline.
+NEXT_COMMAND = {
+    "FeatureServiceNotFoundException": "run `shipyard features apply` first",
+    "FeatureViewNotFoundException": "run `shipyard features apply` first",
+}
 
 
 @contextlib.contextmanager
@@ -104,3 +114,23 @@ def validation_failure(report: Path | None) -> str | None:
     text = report.read_text()
     violations = [line[2:] for line in text.split("## Violations", 1)[-1].splitlines() if line.startswith("- ")]
     return ("data validation failed: " + "; ".join(violations)) if "FAILED" in text and violations else None
+
+
+def step_failure(error: Exception, log_path: Path | None) -> str:
+    """One line: the step that failed, the exception that stopped it (from the component log), what to do next.
+
+    kfp.local raises only "Inner task failed: '<task>'" (in colour); the cause is in the step's output,
+    which ``run_locally`` sends to ``log_path``.
+    """
+    message = ANSI.sub("", str(error))
+    task = FAILED_TASK.search(message)
+    cause = None
+    if log_path is not None and log_path.exists():
+        for line in ANSI.sub("", log_path.read_text(errors="replace")).splitlines():
+            if found := EXCEPTION_LINE.match(line):
+                cause = found
+    if task is None or cause is None:
+        return f"{message} (component logs: {log_path})"
+    hint = NEXT_COMMAND.get(cause[1])
+    return (f"step {task[1]} failed: {cause[1]}: {cause[2]}" + (f"; {hint}" if hint else "")
+            + f" (component logs: {log_path})")

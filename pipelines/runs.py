@@ -149,7 +149,14 @@ def _check_parameters(parameters: dict) -> None:
 
 def _run_local(settings: Settings, name: str, parameters: dict) -> TrainingOutcome:
     from components.lineage import WINDOW_KEYS, git_commit
-    from pipelines.local import VALIDATION_REPORT, newest_artifact, run_dirs, run_locally, validation_failure
+    from pipelines.local import (
+        VALIDATION_REPORT,
+        newest_artifact,
+        run_dirs,
+        run_locally,
+        step_failure,
+        validation_failure,
+    )
     from pipelines.training import training_pipeline
     from shipyard import data
 
@@ -173,7 +180,7 @@ def _run_local(settings: Settings, name: str, parameters: dict) -> TrainingOutco
     except RuntimeError as exc:
         report = newest_artifact(settings.pipeline_root, before, VALIDATION_REPORT)
         return dataclasses.replace(base, status="failed", validation_report=report,
-                                   error=validation_failure(report) or f"{exc} (component logs: {log_path})")
+                                   error=validation_failure(report) or step_failure(exc, log_path))
     version = int(task.output)
     client = registry.client(settings)
     model_version = client.get_model_version(use_case.model_name, str(version))

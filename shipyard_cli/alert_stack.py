@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,40 +61,6 @@ def render_alertmanager_config(config: dict, *, monitor: int, token_file: Path) 
 
 
 @dataclass
-class Binary:
-    args: list[str]
-    log_path: Path
-    process: subprocess.Popen | None = None
-
-    def start(self) -> Binary:
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def wait_for(check, what: str, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
-            raise RuntimeError(f"{what}: process exited with {process.returncode}\n{tail}")
-        if check():
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f}s")
-
-
-@dataclass
 class MonitoringStack:
     settings: Settings
     workdir: Path
@@ -109,7 +73,7 @@ class MonitoringStack:
     max_runs_per_hour: int = 2
     # Shared by Alertmanager (credentials file) and the monitor (SHIPYARD_WEBHOOK_TOKEN); fresh per stack.
     webhook_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
-    _binaries: list[Binary] = field(default_factory=list)
+    _servers: list[ServerProcess] = field(default_factory=list)
     _monitor: ServerProcess | None = None
 
     @property
@@ -142,11 +106,11 @@ class MonitoringStack:
                                               monitor=self.ports["monitor"], token_file=token_file)
         config.write_text(yaml.safe_dump(rendered, sort_keys=False))
         port = self.ports["alertmanager"]
-        am = Binary([binary, f"--config.file={config}", f"--storage.path={self.workdir / 'alertmanager-data'}",
-                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                    self.workdir / "alertmanager.log").start()
-        self._binaries.append(am)
-        wait_for(http_ok(f"http://127.0.0.1:{port}/-/ready"), "alertmanager", 30, am.process, am.log_path)
+        alertmanager = ServerProcess([f"--config.file={config}", f"--storage.path={self.workdir / 'alertmanager-data'}",
+                                      f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                                     self.workdir / "alertmanager.log", program=[binary])
+        self._servers.append(alertmanager)
+        alertmanager.start().wait_until(http_ok(f"http://127.0.0.1:{port}/-/ready"), timeout=30)
 
     def _start_monitor(self) -> None:
         args = ["monitor", "serve", "--host", "127.0.0.1", "--port", str(self.ports["monitor"]),
@@ -170,11 +134,12 @@ class MonitoringStack:
                                             predictor=self.predictor_port, rules_file="rules.yaml")
         config = self.workdir / "prometheus.yml"
         config.write_text(yaml.safe_dump(rendered, sort_keys=False))
-        prom = Binary([binary, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
-                       f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}"],
-                      self.workdir / "prometheus.log").start()
-        self._binaries.append(prom)
-        wait_for(http_ok(f"{self.prometheus_url}/-/ready"), "prometheus", 30, prom.process, prom.log_path)
+        data = self.workdir / "prometheus-data"
+        prometheus = ServerProcess([f"--config.file={config}", f"--storage.tsdb.path={data}",
+                                    f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}"],
+                                   self.workdir / "prometheus.log", program=[binary])
+        self._servers.append(prometheus)
+        prometheus.start().wait_until(http_ok(f"{self.prometheus_url}/-/ready"), timeout=30)
 
     def query(self, expr: str) -> list[dict]:
         body = httpx.get(f"{self.prometheus_url}/api/v1/query", params={"query": expr}, timeout=10).json()
@@ -195,7 +160,7 @@ class MonitoringStack:
     def stop(self) -> None:
         if self._monitor is not None:
             self._monitor.stop()
-        for binary in reversed(self._binaries):
+        for binary in reversed(self._servers):
             binary.stop()
 
     def __enter__(self) -> MonitoringStack:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from shipyard.settings import Settings
 from shipyard_cli.alert_stack import MonitoringStack
+from shipyard_cli.processes import poll
 
 RETRAIN_CATEGORIES = ("drift", "quality")
 
@@ -26,15 +27,6 @@ class DriftLoopOutcome:
     workdir: str  # configs and logs of Prometheus, Alertmanager and the monitor
 
 
-def _poll(check: Callable[[], object], timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what} within {timeout:.0f}s")
-
-
 def watch_drift_loop(stack: MonitoringStack, drift_onset: float, *, timeout: float = 240.0,
                      wait_for_retraining: float | None = None,
                      on_step: Callable[[str], None] | None = None) -> DriftLoopOutcome:
@@ -48,14 +40,14 @@ def watch_drift_loop(stack: MonitoringStack, drift_onset: float, *, timeout: flo
     def firing_drift_alert():
         return next((a for a in stack.alerts("firing") if a["labels"].get("category") in RETRAIN_CATEGORIES), None)
 
-    alert = _poll(firing_drift_alert, timeout, "no drift alert fired")
+    alert = poll(firing_drift_alert, timeout, "no drift alert fired")
     fired = time.time() - drift_onset
     say(f"alert {alert['labels']['alertname']} firing {fired:.0f}s after drift onset")
-    runs = _poll(stack.retraining_runs, max(timeout - fired, 30.0), "the webhook started no retraining")
+    runs = poll(stack.retraining_runs, max(timeout - fired, 30.0), "the webhook started no retraining")
     started = time.time() - drift_onset
     say(f"retraining started by the webhook {started:.0f}s after drift onset ({runs[0]['idempotency_key']})")
     if wait_for_retraining:
-        runs = _poll(lambda: [r for r in stack.retraining_runs() if r["status"] != "running"],
+        runs = poll(lambda: [r for r in stack.retraining_runs() if r["status"] != "running"],
                      wait_for_retraining, "the retraining run did not finish")
         say(f"retraining {runs[0]['status']}: {runs[0]['outcome']}")
     first = runs[0]

@@ -38,6 +38,7 @@ def _common_options(use_case: str = typer.Option(None, "--use-case", metavar="NA
     if use_case:
         os.environ["SHIPYARD_USE_CASE"] = use_case  # the one place settings are read from
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not "Creating initial MLflow database tables..."
     warnings.showwarning = lambda *args, **kwargs: None
 
 

@@ -14,6 +14,17 @@ from pathlib import Path
 import httpx
 
 
+def poll(check: Callable[[], object], timeout: float, what: str, interval: float = 1.0):
+    """Call ``check`` until it returns something truthy (returned); TimeoutError saying ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if value := check():
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} within {timeout:.0f}s")
+        time.sleep(interval)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -51,15 +62,16 @@ class ServerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def wait_until(self, ready: Callable[[], bool], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Until ``ready()``; RuntimeError with the log's tail if the process exits first."""
+        def ready_or_exited() -> bool:
             if self.process.poll() is not None:
-                raise RuntimeError(f"`{self.command}` exited with {self.process.returncode}:\n"
-                                   f"{self.log_tail()}")
-            if ready():
-                return
-            time.sleep(0.25)
-        raise TimeoutError(f"`{self.command}` not ready after {timeout:.0f}s:\n{self.log_tail()}")
+                raise RuntimeError(f"`{self.command}` exited with {self.process.returncode}:\n{self.log_tail()}")
+            return ready()
+
+        try:
+            poll(ready_or_exited, timeout, f"`{self.command}` was not ready", interval=0.25)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}:\n{self.log_tail()}") from None
 
     def signal(self, sig: int) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -112,9 +124,9 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
-def start_predictor(port: int, log_path: Path, env: dict[str, str] | None = None,
-                    model_name: str = "fraud") -> ServerProcess:
-    ready = http_ok(f"http://127.0.0.1:{port}/v1/models/{model_name}")
+def start_predictor(port: int, log_path: Path, env: dict[str, str] | None = None) -> ServerProcess:
+    """`shipyard serve`, ready when the server says every model is loaded (the OIP server readiness route)."""
+    ready = http_ok(f"http://127.0.0.1:{port}/v2/health/ready")
     return ServerProcess(["serve", "--port", str(port)], log_path, env).start_until(ready)
 
 
