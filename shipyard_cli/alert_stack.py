@@ -157,11 +157,13 @@ class MonitoringStack:
         answer.raise_for_status()
         return answer.json()["runs"]
 
+    def processes(self) -> list[ServerProcess]:
+        """Every process this stack started (the monitor first)."""
+        return [p for p in (self._monitor, *self._servers) if p is not None]
+
     def stop(self) -> None:
-        if self._monitor is not None:
-            self._monitor.stop()
-        for binary in reversed(self._servers):
-            binary.stop()
+        for process in self.processes():  # the monitor first: it must not call a stopped Alertmanager
+            process.stop()
 
     def __enter__(self) -> MonitoringStack:
         return self.start()

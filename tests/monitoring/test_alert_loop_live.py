@@ -164,4 +164,4 @@ def test_drift_fires_the_alert_and_the_webhook_starts_exactly_one_retraining(own
     finally:
         stack.stop()
         predictor.stop()
-    assert all(b.process.poll() is not None for b in stack._binaries)
+    assert all(p.process.poll() is not None for p in stack.processes())
