@@ -83,7 +83,11 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, numerical: lis
     all_num, all_cat = [*inputs_num, *extra_num], [*inputs_cat, *extra_cat]
     definition = DataDefinition(numerical_columns=all_num, categorical_columns=all_cat)
     per_column = {c: _value_drift(c, c in all_cat) for c in [*all_num, *all_cat]}
-    share_metric = DriftedColumnsCount(columns=[*inputs_num, *inputs_cat], drift_share=DATASET_DRIFT_SHARE)
+    # The share decides each column with the configured methods too (Evidently's defaults would pick
+    # p-value tests for small references, and the share would disagree with the per-feature decisions).
+    share_metric = DriftedColumnsCount(columns=[*inputs_num, *inputs_cat], drift_share=DATASET_DRIFT_SHARE,
+                                       num_method=NUMERICAL_METHOD, cat_method=CATEGORICAL_METHOD,
+                                       threshold=DRIFT_THRESHOLD)
     report = Report([share_metric, *per_column.values()], include_tests=True)
     snapshot = report.run(Dataset.from_pandas(_prepared(current, all_num, all_cat), data_definition=definition),
                           Dataset.from_pandas(_prepared(reference, all_num, all_cat), data_definition=definition))

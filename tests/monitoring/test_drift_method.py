@@ -55,8 +55,6 @@ def test_the_configured_effect_size_methods_do_not(small_reference_and_harmless_
     assert decisions == {"amount": ("wasserstein", False), "merchant_category": ("jensenshannon", False)}
 
 
-@pytest.mark.xfail(strict=True, reason="the share comes from Evidently's DriftedColumnsCount, which decides each "
-                   "column with Evidently's default methods, not the configured ones (monitoring/drift_compute.py)")
 def test_the_drift_share_counts_the_configured_decisions(small_reference_and_harmless_change):
     # shipyard_drift_share and ShipyardDatasetDriftHigh must agree with the per-feature decisions.
     drift = compute_drift(*small_reference_and_harmless_change, NUM, CAT)
