@@ -94,7 +94,8 @@ def _replay_phase(console: Console, url: str, events: pd.DataFrame, use_case: Us
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    # Piped, a transient bar would leave an empty line behind: no bar then.
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"replaying {label} traffic", total=len(events))
         stats = replay(url, events, use_case, on_progress=lambda n: progress.update(task, completed=n))
     console.print(f"[green]✓[/green] replayed {label} traffic")
