@@ -30,7 +30,8 @@ def build_training_set_op(as_of: str, training_days: int, evaluation_days: int, 
     for artifact in (train_set, holdout_set, reference_set):
         artifact.metadata.update(feature_columns=summary.feature_columns, feature_types=summary.feature_types,
                                  data_snapshot=summary.data_snapshot, **summary.windows)
-    train_set.metadata.update(rows=summary.rows, dropped_without_features=summary.dropped_without_features)
+    train_set.metadata.update(rows=summary.rows, dropped_without_features=summary.dropped_without_features,
+                              absent_views=summary.absent_views)
     holdout_set.metadata["rows"] = summary.holdout_rows
     reference_set.metadata["rows"] = summary.reference_rows
 
