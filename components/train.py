@@ -32,7 +32,7 @@ def make_model(model_family: str, categorical: list[str], numeric: list[str], *,
         raise ValueError(f"task must be one of {', '.join(TASK_FAMILIES)}, not {task!r}")
     families = TASK_FAMILIES[task]
     if model_family not in families:
-        raise ValueError(f"model_family for a {task.replace('_', ' ')} must be one of {', '.join(families)}, "
+        raise ValueError(f"model_family must be one of {', '.join(families)} for a {task.replace('_', ' ')}, "
                          f"not {model_family!r}")
     encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     if model_family == "hist_gradient_boosting":

@@ -50,8 +50,8 @@ def test_regression_families_learn_and_survive_skops(data, tmp_path):
 
 
 def test_a_classifier_family_for_a_regression_is_one_clear_error(data):
-    with pytest.raises(ValueError, match="model_family for a regression must be one of hist_gradient_boosting, "
-                                         "linear_regression, not 'logistic_regression'"):
+    with pytest.raises(ValueError, match="model_family must be one of hist_gradient_boosting, linear_regression "
+                                         "for a regression, not 'logistic_regression'"):
         fit(data[0], model_family="logistic_regression")
 
 
