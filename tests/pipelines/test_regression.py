@@ -39,7 +39,7 @@ def data():
 
 def test_regression_families_learn_and_survive_skops(data, tmp_path):
     train, holdout, _ = data
-    boosted, linear = fit(train, max_iter=100), fit(train, model_family="linear_regression")
+    boosted, linear = fit(train, max_iter=50), fit(train, model_family="linear_regression")
     for model in (boosted, linear):
         metrics = evaluate_model(model, holdout, COLUMNS, "minutes", task="regression")
         assert metrics["mae"] < 0.4 * metrics["baseline_mae"], metrics
@@ -138,7 +138,7 @@ def test_gate_metrics_output_of_a_regression():
 def test_the_gates_decision_on_a_worse_regression_model(data):
     """Real models on the same holdouts: a deliberately weak challenger loses to the champion."""
     train, holdout, reference = data
-    champion_model, weak_model = fit(train, max_iter=100), fit(train, max_iter=3, max_leaf_nodes=2)
+    champion_model, weak_model = fit(train, max_iter=50), fit(train, max_iter=3, max_leaf_nodes=2)
 
     def scored(model):
         metrics = evaluate_model(model, holdout, COLUMNS, "minutes", task="regression")
