@@ -23,6 +23,10 @@ import pandas as pd
 if TYPE_CHECKING:
     from shipyard.settings import Settings
 
+# What a feature of a view without a row for the entity is worth: the online predictor's value for an
+# unknown or stale entity (components/serving/online_features.NO_HISTORY; a test pins the two equal).
+ABSENT_VIEW_VALUE = 0.0
+
 
 @dataclass(frozen=True)
 class Windows:
@@ -59,6 +63,7 @@ class TrainingSetSummary:
     feature_types: dict[str, str] = field(default_factory=dict)  # column -> int|float|category (contract)
     windows: dict[str, str] = field(default_factory=dict)  # as_of, training_window, evaluation_window
     data_snapshot: str = ""  # content hash of every offline-store file the windows read
+    absent_views: dict[str, int] = field(default_factory=dict)  # view -> rows it had no row for (filled)
 
 
 def build_training_set(settings: Settings, *, as_of: str, training_days: int, evaluation_days: int,
@@ -93,26 +98,43 @@ def build_training_set(settings: Settings, *, as_of: str, training_days: int, ev
 
     store = features.feature_store(settings)
     service, feature_names = features.contract(store, use_case)
-    entity_df = labelled[[data.EVENT_ID, use_case.timestamp, *request_columns, use_case.label]]
+    entity_df = labelled[[use_case.event_id, use_case.timestamp, *request_columns, use_case.label]]
     joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
-    # No feature at all: a customer not yet known to the store (as unknown card holders are at serving
+    # No feature at all: an entity not yet known to the store (as unknown card holders are at serving
     # time) or a row beyond the TTL. Partly missing features are kept for validation to report.
     joined = joined.dropna(subset=feature_names, how="all")
+    absent = fill_absent_views(joined, service)
     joined = joined.sort_values(use_case.timestamp, kind="stable").reset_index(drop=True)
 
     recent = joined[use_case.timestamp] >= span.evaluation[0]
-    reference = ~recent & _sampled(joined[data.EVENT_ID], reference_fraction)
+    reference = ~recent & _sampled(joined[use_case.event_id], reference_fraction)
     sets = ((joined[~recent & ~reference], train_path), (joined[recent], holdout_path),
             (joined[reference], reference_path))
     for frame, path in sets:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        frame.drop(columns=[data.EVENT_ID]).to_parquet(path, index=False)
+        frame.drop(columns=[use_case.event_id]).to_parquet(path, index=False)
     model_columns = [f.name for f in use_case.model_request_fields] + feature_names
     types = contract_types(store, use_case)
     return TrainingSetSummary(
         rows=len(sets[0][0]), holdout_rows=len(sets[1][0]), reference_rows=len(sets[2][0]),
         dropped_without_features=len(labelled) - len(joined), feature_columns=model_columns,
-        feature_types={c: types[c] for c in model_columns}, windows=span.describe(), data_snapshot=snapshot)
+        feature_types={c: types[c] for c in model_columns}, windows=span.describe(), data_snapshot=snapshot,
+        absent_views=absent)
+
+
+def fill_absent_views(joined: pd.DataFrame, service) -> dict[str, int]:
+    """A view with no row for the entity in its TTL (all its features null) gets ``ABSENT_VIEW_VALUE``
+    for each of its features, as the online predictor fills it: a quiet restaurant has no load row.
+    A view's row with only some features null is a broken row and stays null for validation to report.
+    Returns view name -> rows filled (only views that needed it); ``joined`` is filled in place."""
+    filled = {}
+    for projection in service.feature_view_projections:
+        names = [f.name for f in projection.features]
+        absent = joined[names].isna().all(axis=1)
+        if absent.any():
+            joined.loc[absent, names] = ABSENT_VIEW_VALUE
+            filled[projection.name] = int(absent.sum())
+    return filled
 
 
 def _as_of(settings: Settings, as_of: str) -> pd.Timestamp:

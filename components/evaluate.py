@@ -1,4 +1,10 @@
-"""Evaluate a model on the out-of-time holdout: ranking, alerting, calibration, and per segment."""
+"""Evaluate a model on the out-of-time holdout, per the use case's task, overall and per segment.
+
+- binary classification: ranking (ROC AUC, PR AUC), alerting (recall at the alert rate), calibration;
+- regression: errors in the label's unit (MAE, RMSE, the 90th percentile of the absolute error, the
+  pinball loss at 0.9, which a late estimate costs more), R2, and the MAE of a constant prediction
+  (the holdout's median) that a model must beat to be worth serving.
+"""
 
 from dataclasses import dataclass
 
@@ -9,6 +15,10 @@ ALERT_RATE = 0.01  # the share of events a review team can look at (alerts)
 CALIBRATION_BINS = 10
 ROC_POINTS = 50  # enough for the KFP UI's curve, small enough for artifact metadata
 MIN_SEGMENT_ROWS = 50
+QUANTILE = 0.9  # the regression's tail: the absolute error 90% of estimates stay within
+# Metrics where lower is better (the gate and dashboards read the direction from here).
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "p90_absolute_error", "pinball_loss_0_9", "baseline_mae",
+                             "brier_score", "expected_calibration_error"})
 
 
 @dataclass(frozen=True)
@@ -27,8 +37,18 @@ def scores_of(model, frame: pd.DataFrame, feature_columns: list[str]) -> np.ndar
 
 
 def evaluate_model(model, frame: pd.DataFrame, feature_columns: list[str], label: str,
-                   segment_columns: list[str] | None = None) -> dict[str, float]:
-    """ROC AUC, PR AUC, recall when the top ``ALERT_RATE`` of scores alert, calibration, per segment."""
+                   segment_columns: list[str] | None = None, task: str = "binary_classification") -> dict[str, float]:
+    """Classification: ROC AUC, PR AUC, recall when the top ``ALERT_RATE`` of scores alert, calibration.
+    Regression: ``regression_metrics``. Both per value of each of ``segment_columns``."""
+    if task == "regression":
+        truth = frame[label].to_numpy(dtype=float)
+        if not len(truth):
+            raise ValueError("the holdout has no rows: cannot evaluate")
+        predicted = np.asarray(model.predict(frame[feature_columns]), dtype=float)
+        metrics = regression_metrics(truth, predicted)
+        for column in segment_columns or []:
+            metrics.update(regression_segment_metrics(frame[column].astype(str).to_numpy(), truth, predicted, column))
+        return metrics
     truth = frame[label].to_numpy()
     if truth.min() == truth.max():
         raise ValueError("the holdout has a single class: cannot evaluate ROC AUC")
@@ -52,6 +72,46 @@ def score_metrics(truth: np.ndarray, scores: np.ndarray) -> dict[str, float]:
         "holdout_rows": float(len(truth)),
         "holdout_positive_rate": float(truth.mean()),
     }
+
+
+def regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Errors in the label's unit; ``baseline_mae`` is what predicting the holdout's median scores."""
+    error = predicted - truth
+    absolute = np.abs(error)
+    spread = float(((truth - truth.mean()) ** 2).sum())
+    return {
+        "mae": float(absolute.mean()),
+        "rmse": float(np.sqrt((error ** 2).mean())),
+        "p90_absolute_error": float(np.quantile(absolute, QUANTILE)),
+        "pinball_loss_0_9": pinball_loss(truth, predicted, QUANTILE),
+        "r2": float(1.0 - (error ** 2).sum() / spread) if spread > 0 else 0.0,
+        "mean_error": float(error.mean()),  # the bias: positive when estimates run high
+        "baseline_mae": float(np.abs(truth - np.median(truth)).mean()),
+        "holdout_rows": float(len(truth)),
+        "holdout_label_mean": float(truth.mean()),
+    }
+
+
+def pinball_loss(truth: np.ndarray, predicted: np.ndarray, quantile: float) -> float:
+    """Mean quantile loss: an under-estimate costs ``quantile`` per unit, an over-estimate ``1 - quantile``."""
+    under = truth - predicted
+    return float(np.maximum(quantile * under, (quantile - 1.0) * under).mean())
+
+
+def regression_segment_metrics(segments: np.ndarray, truth: np.ndarray, predicted: np.ndarray,
+                               column: str) -> dict[str, float]:
+    """Per value of a categorical column: rows, mean label, and MAE and RMSE when it has enough rows."""
+    metrics = {}
+    for value in sorted(set(segments)):
+        rows = segments == value
+        prefix = f"{column}.{_metric_name(value)}"
+        metrics[f"{prefix}.rows"] = float(rows.sum())
+        metrics[f"{prefix}.label_mean"] = float(truth[rows].mean())
+        if rows.sum() >= MIN_SEGMENT_ROWS:
+            error = predicted[rows] - truth[rows]
+            metrics[f"{prefix}.mae"] = float(np.abs(error).mean())
+            metrics[f"{prefix}.rmse"] = float(np.sqrt((error ** 2).mean()))
+    return metrics
 
 
 def alert_threshold(scores: np.ndarray) -> float:

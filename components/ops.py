@@ -30,7 +30,8 @@ def build_training_set_op(as_of: str, training_days: int, evaluation_days: int, 
     for artifact in (train_set, holdout_set, reference_set):
         artifact.metadata.update(feature_columns=summary.feature_columns, feature_types=summary.feature_types,
                                  data_snapshot=summary.data_snapshot, **summary.windows)
-    train_set.metadata.update(rows=summary.rows, dropped_without_features=summary.dropped_without_features)
+    train_set.metadata.update(rows=summary.rows, dropped_without_features=summary.dropped_without_features,
+                              absent_views=summary.absent_views)
     holdout_set.metadata["rows"] = summary.holdout_rows
     reference_set.metadata["rows"] = summary.reference_rows
 
@@ -67,16 +68,20 @@ def train_op(train_set: Input[Dataset], model_family: str, learning_rate: float,
     columns = list(train_set.metadata["feature_columns"])
     fitted = train_model(pd.read_parquet(train_set.path), columns, use_case.categorical_columns(), use_case.label,
                          model_family=model_family, learning_rate=learning_rate, max_iter=max_iter,
-                         max_leaf_nodes=max_leaf_nodes, seed=seed)
+                         max_leaf_nodes=max_leaf_nodes, seed=seed, task=use_case.task)
     save_model(fitted, model.path)
     model.metadata.update(feature_columns=columns, model_family=model_family, learning_rate=learning_rate,
-                          max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, seed=seed, framework="sklearn+skops")
+                          max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, seed=seed, task=use_case.task,
+                          framework="sklearn+skops")
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], reference_set: Input[Dataset],
                 metrics: Output[Metrics], classification: Output[ClassificationMetrics]) -> float:
-    """Metrics on the recent holdout (plain names) and the reference holdout ("reference_" names)."""
+    """Metrics on the recent holdout (plain names) and the reference holdout ("reference_" names).
+
+    Returns the headline metric: ROC AUC for a classifier, MAE for a regression (whose
+    ``classification`` artifact stays empty: there is no ROC curve to draw)."""
     import pandas as pd
 
     from components.evaluate import curves, evaluate_model, scores_of
@@ -87,11 +92,15 @@ def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], reference_set:
     use_case = load_use_case(Settings.from_env(component="pipeline").use_case)
     columns = list(holdout_set.metadata["feature_columns"])
     holdout, fitted = pd.read_parquet(holdout_set.path), load_model(model.path)
-    results = evaluate_model(fitted, holdout, columns, use_case.label, use_case.categorical_columns())
-    reference = evaluate_model(fitted, pd.read_parquet(reference_set.path), columns, use_case.label)
+    results = evaluate_model(fitted, holdout, columns, use_case.label, use_case.categorical_columns(),
+                             task=use_case.task)
+    reference = evaluate_model(fitted, pd.read_parquet(reference_set.path), columns, use_case.label,
+                               task=use_case.task)
     results.update({f"reference_{name}": value for name, value in reference.items()})
     for name, value in results.items():
         metrics.log_metric(name, value)
+    if use_case.is_regression:
+        return results["mae"]
     shown = curves(holdout[use_case.label].to_numpy(), scores_of(fitted, holdout, columns))
     classification.log_roc_curve(shown.fpr, shown.tpr, shown.thresholds)
     classification.log_confusion_matrix(shown.categories, shown.confusion_matrix)
@@ -124,11 +133,14 @@ def register_op(model: Input[Model], train_set: Input[Dataset], metrics: Input[M
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def gate_op(holdout_set: Input[Dataset], reference_set: Input[Dataset], metrics: Input[Metrics],
-            candidate_version: int, min_roc_auc: float, min_pr_auc: float, tolerance: float,
+            candidate_version: int, min_roc_auc: float, min_pr_auc: float, max_mae: float, tolerance: float,
             max_reference_drop: float) -> NamedTuple("GateOutputs", decision=str, promoted_version=int, metrics=str,
                                                      reason=str):
     """Outputs for the step after the gate (promotion): ``decision`` promoted|rejected|equal,
-    ``promoted_version`` (0 unless promoted), ``metrics`` (JSON: challenger, champion, moves), ``reason``."""
+    ``promoted_version`` (0 unless promoted), ``metrics`` (JSON: challenger, champion, moves), ``reason``.
+
+    The use case's task chooses the thresholds: ``min_roc_auc`` and ``min_pr_auc`` for a classifier;
+    for a regression ``max_mae``, or when it is 0 the use case's ``max_mae``."""
     from collections import namedtuple
 
     from components.gate import gate_challenger, outputs_metrics
@@ -140,7 +152,8 @@ def gate_op(holdout_set: Input[Dataset], reference_set: Input[Dataset], metrics:
     candidate = {k: float(v) for k, v in metrics.metadata.items()}
     decision = gate_challenger(settings, use_case.model_name, candidate_version, holdout_set.path,
                                reference_set.path, use_case.label, candidate, min_roc_auc=min_roc_auc,
-                               min_pr_auc=min_pr_auc, tolerance=tolerance, max_reference_drop=max_reference_drop)
+                               min_pr_auc=min_pr_auc, tolerance=tolerance, max_reference_drop=max_reference_drop,
+                               task=use_case.task, max_mae=max_mae if max_mae > 0 else use_case.max_mae)
     print(f"gate: version {candidate_version} {decision.reason}")
     outputs = namedtuple("GateOutputs", ["decision", "promoted_version", "metrics", "reason"])
     return outputs(decision.decision, candidate_version if decision.promote else 0,

@@ -25,12 +25,18 @@ class Registration:
     created: bool  # False when this pipeline run had registered the version already
 
 
-def contract_signature(feature_columns: list[str], feature_types: dict[str, str], example: pd.DataFrame, scores):
-    """The model signature from the feature contract (not guessed from a sample of the data)."""
+def contract_signature(feature_columns: list[str], feature_types: dict[str, str], example: pd.DataFrame, scores,
+                       output_name: str | None = None):
+    """The model signature from the feature contract (not guessed from a sample of the data).
+
+    ``output_name`` (the use case's ``output_name``) names the output column, a double; without it the
+    output is inferred from ``scores`` (the classifier's unnamed probability tensor)."""
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema
 
     inputs = Schema([ColSpec(MLFLOW_TYPES[feature_types[name]], name) for name in feature_columns])
+    if output_name:
+        return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", output_name)]))
     return ModelSignature(inputs=inputs, outputs=infer_signature(example, scores).outputs)
 
 
@@ -42,7 +48,7 @@ def register_model(settings: Settings, model_path: str, train_path: str, feature
     import mlflow.data
     import mlflow.sklearn
 
-    from components.train import SKOPS_TRUSTED_TYPES, load_model
+    from components.train import SKOPS_TRUSTED_TYPES, load_model, predictions_of
     from shipyard import data, registry
     from shipyard.usecase import load_use_case
 
@@ -58,7 +64,11 @@ def register_model(settings: Settings, model_path: str, train_path: str, feature
     model = load_model(model_path)
     train = pd.read_parquet(train_path)
     example = train[feature_columns].head(5).astype({c: PANDAS_TYPES[feature_types[c]] for c in feature_columns})
-    signature = contract_signature(feature_columns, feature_types, example, model.predict_proba(example)[:, 1])
+    # A regression's output is named by the contract; the classifier keeps the probability tensor its
+    # predictor serves.
+    signature = contract_signature(feature_columns, feature_types, example,
+                                   predictions_of(model, example, feature_columns, use_case.task),
+                                   output_name=use_case.output_name if use_case.is_regression else None)
     lineage = {RUN_TAG: pipeline_run, "shipyard.pipeline_run": run_name or pipeline_run,
                "shipyard.feature_service": use_case.feature_service, **tags}
 

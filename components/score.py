@@ -24,6 +24,7 @@ def score_customers(settings, customers_path: str, output_path: str, model_versi
     """
     from components.feature_checks import latest_offline_rows
     from components.lineage import verify_snapshot
+    from components.train import predictions_of
     from shipyard import features, registry
     from shipyard.usecase import load_use_case
 
@@ -57,7 +58,7 @@ def score_customers(settings, customers_path: str, output_path: str, model_versi
     # An entity the store does not know scores with zeros, as the online predictor does, and is flagged.
     joined["features_missing"] = joined[feature_names].isna().any(axis=1)
     joined[feature_names] = joined[feature_names].fillna(0)
-    joined["score"] = model.predict_proba(joined[columns])[:, 1]
+    joined["score"] = predictions_of(model, joined, columns, use_case.task)  # a probability, or the estimate
     joined["model_name"] = use_case.model_name
     joined["model_version"] = int(version)
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,6 @@
-"""Train on a training set larger than memory: stream it, keep every positive, sample the negatives.
+"""Train a classifier on a training set larger than memory: stream it, keep every positive, sample the negatives.
+
+Binary classification only (it samples by class); a regression trains in memory (components/train.py).
 
 Fraud is rare (about 1.5% of events), so almost all of a large training set is negatives that add
 little once a few hundred thousand are seen. The Parquet training set (one file or a folder of

@@ -3,9 +3,16 @@
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 
 CHECKS = ("schema", "types", "nulls", "ranges", "row count", "label balance", "freshness", "skew")
+# A regression's label is checked for its spread (finite, not constant) instead of a class balance.
+REGRESSION_CHECKS = ("schema", "types", "nulls", "ranges", "row count", "label spread", "freshness", "skew")
+
+
+def checks_for(task: str) -> tuple[str, ...]:
+    return REGRESSION_CHECKS if task == "regression" else CHECKS
 
 
 class DataValidationError(ValueError):
@@ -19,6 +26,7 @@ class ValidationResult:
     violations: list[str] = field(default_factory=list)
     checks: dict[str, list[str]] = field(default_factory=dict)  # check -> its violations ([] = passed)
     notes: list[str] = field(default_factory=list)
+    label_summary: str = ""  # a regression's label: mean, spread and range (positive_rate is then 0)
 
     @property
     def passed(self) -> bool:
@@ -30,8 +38,9 @@ class ValidationResult:
 
     def markdown(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"
+        label = self.label_summary or f"positive label rate: {self.positive_rate:.4f}"
         lines = [f"# Data validation: {verdict}", "", f"- rows: {self.rows}",
-                 f"- positive label rate: {self.positive_rate:.4f}", *[f"- {n}" for n in self.notes], "",
+                 f"- {label}", *[f"- {n}" for n in self.notes], "",
                  "| check | result |", "|---|---|"]
         lines += [f"| {check} | {'; '.join(found) if found else 'ok'} |" for check, found in self.checks.items()]
         if self.violations:
@@ -42,11 +51,14 @@ class ValidationResult:
 def validate_training_set(frame: pd.DataFrame, feature_columns: list[str], *, label: str,
                           bounds: dict[str, tuple[float | None, float | None]], min_rows: int = 200,
                           min_positive_rate: float = 0.001, max_positive_rate: float = 0.5,
-                          types: dict[str, str] | None = None) -> ValidationResult:
-    """Schema, types, nulls, value ranges, row count and label balance; every problem is listed."""
-    positives = float(frame[label].mean()) if label in frame and len(frame) else 0.0
+                          types: dict[str, str] | None = None, task: str = "binary_classification") -> ValidationResult:
+    """Schema, types, nulls, value ranges, row count and the label (a classifier's balance, a regression's
+    spread); every problem is listed."""
+    regression = task == "regression"
+    has_label = label in frame and len(frame) > 0
+    positives = float(frame[label].mean()) if has_label and not regression else 0.0
     result = ValidationResult(rows=len(frame), positive_rate=positives)
-    for check in CHECKS[:6]:
+    for check in checks_for(task)[:6]:
         result.checks[check] = []
     missing = [c for c in [*feature_columns, label] if c not in frame.columns]
     if missing:
@@ -68,10 +80,31 @@ def validate_training_set(frame: pd.DataFrame, feature_columns: list[str], *, la
             result.fail("ranges", f"column {column!r} has {(values > high).sum()} values above {high}")
     if len(frame) < min_rows:
         result.fail("row count", f"only {len(frame)} rows, need at least {min_rows}")
-    if label in frame.columns and not min_positive_rate <= positives <= max_positive_rate:
+    if regression:
+        if has_label:
+            check_label_spread(result, frame[label])
+    elif label in frame.columns and not min_positive_rate <= positives <= max_positive_rate:
         result.fail("label balance", f"positive label rate {positives:.4f} outside "
                     f"[{min_positive_rate}, {max_positive_rate}]")
     return result
+
+
+def check_label_spread(result: ValidationResult, values: pd.Series) -> None:
+    """A regression learns nothing from a label that is not numeric, not finite or the same everywhere."""
+    name = values.name
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        result.fail("label spread", f"label {name!r} is {values.dtype}, a regression needs a numeric label")
+        return
+    known = values.dropna().astype(float)
+    infinite = int((~np.isfinite(known)).sum())
+    if infinite:
+        result.fail("label spread", f"label {name!r} has {infinite} infinite values")
+    finite = known[np.isfinite(known)]
+    if len(finite):
+        result.label_summary = (f"label {name}: mean {finite.mean():.4f}, std {finite.std():.4f}, "
+                                f"range [{finite.min():.4f}, {finite.max():.4f}]")
+        if finite.nunique() < 2:
+            result.fail("label spread", f"label {name!r} is constant ({finite.iloc[0]}): nothing to learn")
 
 
 def check_freshness(result: ValidationResult, freshness: list, snapshot_time: pd.Timestamp) -> None:
@@ -134,7 +167,7 @@ def validate_dataset(settings, train_path: str, feature_columns: list[str], feat
     use_case = load_use_case(settings.use_case)
     result = validate_training_set(pd.read_parquet(train_path), feature_columns, label=use_case.label,
                                    bounds=contract_bounds(use_case, feature_columns), min_rows=min_rows,
-                                   types=feature_types)
+                                   types=feature_types, task=use_case.task)
     store = features.feature_store(settings)
     snapshot = pd.Timestamp(snapshot_time)
     check_freshness(result, feature_checks.freshness(store, use_case, snapshot), snapshot)

@@ -16,6 +16,9 @@ from shipyard import registry
 from shipyard.settings import Settings
 from shipyard.usecase import load_use_case
 
+HEADLINE = ("roc_auc", "pr_auc")  # a classifier's metrics in one line
+REGRESSION_HEADLINE = ("mae", "rmse", "p90_absolute_error")
+
 
 @dataclass(frozen=True)
 class TrainingOutcome:
@@ -53,9 +56,9 @@ class TrainingOutcome:
         if self.status in ("submitted", "running"):
             return f"{self.pipeline} pipeline {self.status}: KFP run {self.run_id or 'unknown'}"
         verdict = "champion" if self.promoted else f"not promoted; champion stays version {self.champion_version}"
-        return (f"registered {self.model_name} version {self.version} ({verdict}): {self.gate}; "
-                f"roc_auc={self.metrics.get('roc_auc', float('nan')):.4f} "
-                f"pr_auc={self.metrics.get('pr_auc', float('nan')):.4f}")
+        headline = REGRESSION_HEADLINE if "mae" in self.metrics and "roc_auc" not in self.metrics else HEADLINE
+        shown = " ".join(f"{name}={self.metrics.get(name, float('nan')):.4f}" for name in headline)
+        return f"registered {self.model_name} version {self.version} ({verdict}): {self.gate}; {shown}"
 
     def to_record(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}

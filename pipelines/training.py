@@ -40,6 +40,7 @@ def training_pipeline(
     seed: int = 0,
     min_roc_auc: float = 0.8,
     min_pr_auc: float = 0.1,
+    max_mae: float = 0.0,
     tolerance: float = 0.01,
     max_reference_drop: float = 0.05,
     git_commit: str = "",
@@ -49,7 +50,9 @@ def training_pipeline(
     the training window is the ``training_days`` before that. ``data_snapshot`` pins the windows'
     content hash (empty: take it when the step runs). ``tolerance``: how much better on the newest
     window a challenger must be; ``max_reference_drop``: how much worse on the older reference holdout
-    it may be."""
+    it may be. The use case's task chooses the gate: ``min_roc_auc`` and ``min_pr_auc`` judge a
+    classifier; a regression needs a MAE of at most ``max_mae`` (0: the use case's own ``max_mae``),
+    and reads ``tolerance`` and ``max_reference_drop`` as shares of the champion's error."""
     dataset = build_training_set_op(as_of=as_of, training_days=training_days, evaluation_days=evaluation_days,
                                     label_delay_days=label_delay_days, reference_fraction=reference_fraction,
                                     data_snapshot=data_snapshot)
@@ -75,7 +78,7 @@ def training_pipeline(
     registration.set_caching_options(False)  # writes the registry; idempotent per pipeline run
     gate = gate_op(holdout_set=dataset.outputs["holdout_set"], reference_set=dataset.outputs["reference_set"],
                    metrics=evaluation.outputs["metrics"], candidate_version=registration.outputs["Output"],
-                   min_roc_auc=min_roc_auc, min_pr_auc=min_pr_auc, tolerance=tolerance,
+                   min_roc_auc=min_roc_auc, min_pr_auc=min_pr_auc, max_mae=max_mae, tolerance=tolerance,
                    max_reference_drop=max_reference_drop)
     gate.set_display_name("champion gate")
     gate.set_caching_options(False)  # reads the current champion

@@ -31,7 +31,9 @@ from shipyard.usecase import UseCase
 
 EVENTS = "events"
 LABELS = "labels"
-EVENT_ID = "transaction_id"  # every generated event carries its id (the request id when it is scored)
+# Every generated event carries its id (the request id when it is scored); the use case names the
+# column (``UseCase.event_id``), this is the default's name.
+EVENT_ID = "transaction_id"
 LABEL_TIME = "label_available_at"
 # Feature windows look back this far: recomputing a period reads this much history before it.
 FEATURE_LOOKBACK = pd.Timedelta(days=14)
@@ -101,8 +103,8 @@ def ingest(settings: Settings, use_case: UseCase, world: pd.DataFrame, start: pd
     happened = world[after(world[ts]) & (world[ts] < end)]
     arrived = world[after(world[LABEL_TIME]) & (world[LABEL_TIME] < end)]
     write_partitioned(settings, EVENTS, happened.drop(columns=[label, LABEL_TIME]), ts, writer)
-    write_partitioned(settings, LABELS, arrived[[EVENT_ID, use_case.entity, ts, label, LABEL_TIME]], LABEL_TIME,
-                      writer)
+    write_partitioned(settings, LABELS, arrived[[use_case.event_id, use_case.entity, ts, label, LABEL_TIME]],
+                      LABEL_TIME, writer)
     feature_rows = refresh_features(settings, use_case, start, end, writer)
     return Ingested(start, end, len(happened), len(arrived), feature_rows)
 
@@ -120,24 +122,49 @@ def ingest_scenario(settings: Settings, use_case: UseCase, scenario: str, label_
 
 def refresh_features(settings: Settings, use_case: UseCase, start: pd.Timestamp | None, end: pd.Timestamp,
                      writer: str = "ingest") -> int:
-    """Recompute the feature table for the days of ``[start, end)`` from the stored events."""
+    """Recompute the feature tables for the days of ``[start, end)`` from the stored events.
+
+    Each event carries its label when the label had arrived by ``end`` (else a null): features may
+    summarise outcomes, but only those known when the features were computed.
+    """
     from_time = None if start is None else start - FEATURE_LOOKBACK
     history = read_table(settings, EVENTS, use_case.timestamp, from_time, end)
     if history.empty:
         return 0
-    table = use_case.build_features(history)
+    known = read_table(settings, LABELS, LABEL_TIME, from_time, end, [use_case.event_id, use_case.label])
+    known = known[[use_case.event_id, use_case.label]].drop_duplicates(use_case.event_id)
+    history = history.merge(known, on=use_case.event_id, how="left", validate="one_to_one")
+    tables = use_case.build_features(history)
+    paths = feature_tables(use_case)
+    if not isinstance(tables, dict):  # one table: the use case's only Feast source
+        (source,) = paths
+        tables = {source: tables}
+    if unknown := set(tables) - set(paths):
+        raise ValueError(f"build_features returned tables for {sorted(unknown)}, which are not Feast sources of "
+                         f"the use case (sources: {', '.join(sorted(paths))})")
     stamp = use_case.timestamp
-    new = table[(table[stamp] < end) & ((table[stamp] >= start) if start is not None else True)]
-    write_partitioned(settings, feature_table(use_case), new, stamp, writer)
-    return len(new)
+    written = 0
+    for source, table in tables.items():
+        new = table[(table[stamp] < end) & ((table[stamp] >= start) if start is not None else True)]
+        write_partitioned(settings, paths[source], new, stamp, writer)
+        written += len(new)
+    return written
+
+
+def feature_tables(use_case: UseCase) -> dict[str, str]:
+    """Feast source name -> the offline store table behind it (its path, relative to the store)."""
+    from shipyard import features
+
+    return features.source_tables(use_case)
 
 
 def feature_table(use_case: UseCase) -> str:
-    """The offline store table behind the use case's Feast source (its path, relative to the store)."""
-    from shipyard import features
-
-    (path,) = features.source_paths(use_case)
-    return path
+    """The offline store table behind the use case's Feast source, for a use case with a single source."""
+    paths = sorted(set(feature_tables(use_case).values()))
+    if len(paths) != 1:
+        raise ValueError(f"use case {use_case.name!r} has {len(paths)} feature tables ({', '.join(paths)}): "
+                         "use feature_tables()")
+    return paths[0]
 
 
 def write_partitioned(settings: Settings, table: str, frame: pd.DataFrame, time_column: str,
@@ -188,14 +215,14 @@ def read_table(settings: Settings, table: str, time_column: str, start: pd.Times
 def read_labelled_events(settings: Settings, use_case: UseCase, start: pd.Timestamp, end: pd.Timestamp,
                          as_of: pd.Timestamp, columns: Iterable[str]) -> pd.DataFrame:
     """Events of ``[start, end)`` whose label had arrived by ``as_of``, with that label."""
-    ts = use_case.timestamp
-    events = read_table(settings, EVENTS, ts, start, end, [EVENT_ID, *columns])
+    ts, event_id = use_case.timestamp, use_case.event_id
+    events = read_table(settings, EVENTS, ts, start, end, [event_id, *columns])
     # A label arrives after its event, so only label partitions from the window's start can hold one.
     labels = read_table(settings, LABELS, LABEL_TIME, start, as_of + pd.Timedelta(microseconds=1),
-                        [EVENT_ID, use_case.label])
-    labels = labels[[EVENT_ID, use_case.label]].drop_duplicates(EVENT_ID)
-    events = events.drop_duplicates(EVENT_ID)
-    return events.merge(labels, on=EVENT_ID, how="inner", validate="one_to_one").sort_values(ts, kind="stable")
+                        [event_id, use_case.label])
+    labels = labels[[event_id, use_case.label]].drop_duplicates(event_id)
+    events = events.drop_duplicates(event_id)
+    return events.merge(labels, on=event_id, how="inner", validate="one_to_one").sort_values(ts, kind="stable")
 
 
 def read_labels(settings: Settings, use_case: UseCase, arrived_by: pd.Timestamp) -> pd.DataFrame:
@@ -228,7 +255,8 @@ def window_snapshot(settings: Settings, use_case: UseCase, start: pd.Timestamp, 
     """The content hash of every file a training set for ``[start, end)`` known at ``as_of`` reads."""
     files = [*partition_files(settings, EVENTS, start, end),
              *partition_files(settings, LABELS, start, as_of + pd.Timedelta(days=1)),
-             *partition_files(settings, feature_table(use_case), start - feature_lookback, end)]
+             *[file for table in sorted(set(feature_tables(use_case).values()))
+               for file in partition_files(settings, table, start - feature_lookback, end)]]
     return content_hash(files, offline_root(settings))
 
 

@@ -112,6 +112,13 @@ def source_paths(use_case: UseCase) -> list[str]:
     return sorted({obj.path for obj in definitions(use_case) if isinstance(obj, FileSource)})
 
 
+def source_tables(use_case: UseCase) -> dict[str, str]:
+    """Feast file source name -> its path: the table ``build_features`` fills for that source."""
+    from feast import FileSource
+
+    return {obj.name: obj.path for obj in definitions(use_case) if isinstance(obj, FileSource)}
+
+
 def apply(settings: Settings, use_case: UseCase) -> list[str]:
     """Register the definitions once in the registry (a file locally, PostgreSQL in prod)."""
     store = feature_store(settings)

@@ -53,13 +53,22 @@ class UseCase:
     build_features: Callable[[pd.DataFrame], pd.DataFrame | dict[str, pd.DataFrame]]
     scenarios: dict[str, DriftScenario] = field(default_factory=dict)
     task: Task = "binary_classification"  # regression: a continuous label, lower error is better
+    event_id: str = "transaction_id"  # the generated events' id column (joins an event to its late label)
+    # Regression only: the largest mean absolute error (in the label's unit) the champion gate accepts;
+    # None leaves only the pipeline's ``max_mae`` and "better than predicting a constant".
+    max_mae: float | None = None
 
     @property
     def output_name(self) -> str:
         """Name of the served prediction: the positive class's probability, or the predicted label."""
         suffix = "probability" if self.task == "binary_classification" else self.label
         return f"{self.model_name}_{suffix}"
+
     demo_scenario: str | None = None  # the scenario `shipyard demo` replays: one that degrades the champion
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def model_request_fields(self) -> tuple[RequestField, ...]:

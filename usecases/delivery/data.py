@@ -60,6 +60,7 @@ def generate_orders(rows: int, seed: int, scenario: str | None = None) -> pd.Dat
     seconds = rng.integers(0, 3600, rows)
     ts = start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(hour, unit="h") + pd.to_timedelta(seconds, unit="s")
     return pd.DataFrame({
+        "order_id": [f"o{seed}-{scenario or 'baseline'}-{i}" for i in range(rows)],
         "restaurant_id": restaurant.astype("int64") + 1,
         "event_timestamp": ts,
         "distance_km": np.round(distance, 2),
@@ -74,21 +75,25 @@ def generate_orders(rows: int, seed: int, scenario: str | None = None) -> pd.Dat
 def build_restaurant_features(orders: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Two offline tables, one per Feast source: daily kitchen statistics and hourly load.
 
-    Kitchen statistics (mean preparation-driven delivery time and orders over 7 days) are stamped at
+    Kitchen statistics (mean delivery time of the delivered orders and orders over 7 days) are stamped at
     the end of each day; the load (orders in the last hour) at the end of each hour, so a point-in-
     time join gives an order exactly what was known before it was placed.
     """
     stamp = "event_timestamp"
     daily = (orders.assign(day=orders[stamp].dt.floor("D"))
              .groupby(["restaurant_id", "day"], as_index=False)
-             .agg(orders=("delivery_minutes", "size"), total=("delivery_minutes", "sum")))
-    daily = daily.set_index("day").groupby("restaurant_id")[["orders", "total"]].rolling("7D").sum()
-    daily = daily.reset_index()
+             .agg(orders=("delivery_minutes", "size"), delivered=("delivery_minutes", "count"),
+                  total=("delivery_minutes", "sum")))
+    columns = ["orders", "delivered", "total"]
+    daily = daily.set_index("day").groupby("restaurant_id")[columns].rolling("7D").sum()
+    # The mean is over delivered orders (a delivery time not known yet is a null), so a restaurant whose
+    # week has no delivered order yet has no kitchen row.
+    daily = daily.reset_index().query("delivered > 0")
     kitchen = pd.DataFrame({
         "restaurant_id": daily["restaurant_id"].astype("int64"),
         stamp: daily["day"] + pd.Timedelta(hours=23, minutes=59, seconds=59),
         "orders_7d": daily["orders"].astype("int64"),
-        "avg_prep_minutes_7d": (daily["total"] / daily["orders"]).round(2),
+        "avg_prep_minutes_7d": (daily["total"] / daily["delivered"]).round(2),
     })
     hourly = (orders.assign(hour_start=orders[stamp].dt.floor("h"))
               .groupby(["restaurant_id", "hour_start"], as_index=False)
