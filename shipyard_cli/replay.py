@@ -10,7 +10,6 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from shipyard.data import EVENT_ID
 from shipyard.usecase import UseCase
 
 
@@ -31,7 +30,7 @@ def replay(base_url: str, events: pd.DataFrame, use_case: UseCase,
     latencies, errors = [], 0
     started = time.perf_counter()
     # The event's id travels as the request id, so late labels can be joined to the prediction log.
-    ids = events[EVENT_ID].astype(str).tolist() if EVENT_ID in events else None
+    ids = events[use_case.event_id].astype(str).tolist() if use_case.event_id in events else None
     with httpx.Client(timeout=10.0) as client:
         for i, instance in enumerate(events[fields].to_dict("records")):
             sent = time.perf_counter()
