@@ -33,7 +33,7 @@ from monitoring.labels import Quality, join_labels, load_label_feed, model_quali
 from monitoring.reference import SCORE, load_reference
 from monitoring.retention import apply_retention
 from monitoring.window import DEFAULT_SAMPLE_ROWS, WindowSample, iter_window, read_window
-from shipyard import registry
+from shipyard import data, registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
 
@@ -130,7 +130,7 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
                   label_files: list[Path] | None = None) -> DriftResult:
     """Drift of the newest ``window_rows`` predictions (or those since ``since``) of the served version.
 
-    Late labels come from ``label_files`` (default: the generated traffic under the data directory).
+    Late labels come from ``label_files`` (default: the generated traffic, under the offline store).
     """
     version = registry.resolve_version(settings, use_case.model_name)
     log = settings.prediction_log_dir
@@ -146,7 +146,7 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
     reference = load_reference(settings, use_case, version)
     now = datetime.now(UTC)
     if label_files is None:
-        label_files = sorted(settings.data_dir.glob("traffic-*.parquet"))
+        label_files = data.traffic_paths(settings)
     feed = load_label_feed(label_files, use_case.label)
     current = join_labels(current, feed, use_case.label, pd.Timestamp(now))
     labelled = current[current[use_case.label].notna()]

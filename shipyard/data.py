@@ -64,6 +64,12 @@ def events_path(settings: Settings, scenario: str | None = None) -> Path:
     return settings.offline_store_path / "data" / name
 
 
+def traffic_paths(settings: Settings) -> list[Path]:
+    """Every scenario's generated traffic (``events_path``): the late-label feed the monitor joins."""
+    pattern = events_path(settings, "*")
+    return sorted(pattern.parent.glob(pattern.name))
+
+
 def generate(settings: Settings, use_case: UseCase, rows: int, seed: int, scenario: str | None) -> Path:
     """Generate the baseline (and ingest it up to its last day) or a scenario's post-baseline traffic.
 

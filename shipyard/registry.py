@@ -17,9 +17,26 @@ def client(settings: Settings):
     import mlflow
     from mlflow import MlflowClient
 
+    if settings.mlflow_tracking_uri.startswith("sqlite:"):
+        _connection_per_session()
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
     return MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+
+
+def _connection_per_session() -> None:
+    """A local SQLite registry: one database connection per MLflow session, none kept in a pool.
+
+    MLflow keeps one SQLAlchemy engine per database URI for the life of the process, and a pooled
+    SQLite connection stays on the file it opened: once the demo's fresh start deletes mlflow.db and
+    a pipeline step creates a new one at the same path, a pooled connection would still read the
+    deleted file (the previous run's versions). MLflow's documented MLFLOW_SQLALCHEMYSTORE_POOLCLASS
+    setting makes each session open the file that is there now. It applies to engines created after
+    it is set, so it is set before this process's first MLflow client; a value the user set wins.
+    """
+    import os
+
+    os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
 
 
 def experiment_id(settings: Settings, name: str) -> str:

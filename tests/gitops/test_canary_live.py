@@ -9,7 +9,6 @@ the verdict rolls the canary back by commit.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import time
@@ -27,6 +26,7 @@ from shipyard.settings import Settings
 from shipyard_cli.main import app
 from shipyard_cli.processes import ServerProcess, free_port, http_ok
 from tests.gitops.conftest import MODEL, git
+from tests.monitoring.tools import require_tool
 from tests.serving.platforms import copy_platform
 
 # Three servers and, run alone, the session's training: more than the suite's default per-test budget.
@@ -38,15 +38,6 @@ WINDOW = "5m"  # longer than the test: every request sent is inside the verdict'
 # An upper bound to catch a predictor that never gets ready, not a timing: start-up loads the model,
 # converts it to ONNX and checks it on reference rows, two at once on a shared 2-core machine.
 PREDICTOR_START_SECONDS = 300
-
-
-def require_binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{name} is not installed")
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def registry_copy(trained: Settings, home: Path) -> tuple[str, int, int]:
@@ -108,7 +99,7 @@ class CanaryStack:
 
 @pytest.fixture()
 def canary_stack(trained_home: Settings, tmp_path: Path) -> Iterator[CanaryStack]:
-    prometheus_binary = require_binary("prometheus")
+    prometheus_binary = require_tool("prometheus")  # in CI (any true CI value) a missing tool fails
     tracking_uri, stable, canary = registry_copy(trained_home, tmp_path / "registry-home")
     started: list[ServerProcess] = []  # stopped in reverse order
     try:

@@ -1,5 +1,6 @@
 """The drift job on the trained platform: each named scenario, late labels, bad logs, bounded windows."""
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ from monitoring.drift import run_drift_job
 from monitoring.exporter import DriftMetrics
 from monitoring.reference import snapshot_path
 from monitoring.service import run_once
+from shipyard import data
 from tests.monitoring.logged_traffic import SEED, logged_rows, write_log
 from usecases.fraud import USE_CASE
 
@@ -65,6 +67,19 @@ def test_card_testing_attack_also_shows_as_target_drift_once_labels_arrive(use_t
     assert sorted(drifted(shifted)) == ["amount", "hour"]
     assert shifted.target_drift.drifted  # fraud rate 1.5% -> 12% among the labels that have arrived
     assert shifted.quality.labelled_rows > 0
+
+
+def test_by_default_the_late_labels_come_from_the_traffic_where_the_world_writes_it(use_trained_home, tmp_path):
+    """The monitor is given no label files: it reads the generated traffic where `data.generate` puts it
+    (under the offline store, here one of this test's own), so quality is measured in the live loop."""
+    events = log_traffic(use_trained_home, "fraud_pattern_shift")
+    settings = dataclasses.replace(use_trained_home, offline_store_uri=str(tmp_path / "offline"))
+    assert data.generate(settings, USE_CASE, WINDOW, SEED, "fraud_pattern_shift") == \
+        settings.offline_store_path / "data" / "traffic-fraud_pattern_shift.parquet"
+    result = run_drift_job(settings, USE_CASE, WINDOW)
+    arrived = int((events["label_available_at"] <= pd.Timestamp.now(tz="UTC")).sum())
+    assert result.quality is not None and result.quality.labelled_rows == arrived > 0
+    assert result.target_drift.drifted
 
 
 def test_a_large_window_is_sampled_with_the_same_decisions(use_trained_home):
