@@ -7,10 +7,14 @@ so a machine whose speed swings within minutes swings for all of them alike. Rep
 median over rounds and the spread (min-max) of its throughput ratio to KServe's no-op with its
 per-request logging off, measured in the same round, plus p99 at 1 connection.
 
-Rows: Shipyard's fast path (Redis lookup, ONNX model, prediction log); Shipyard through KServe's own
-route (``--no-fast-path``, same work); KServe's no-op with defaults and with latency logging and access
-log off; a KServe custom model serving the same ONNX form from a request that carries the features.
-Shipyard with 2 workers is not measured: the fast path lives in one worker's process (see the README).
+Rows: Shipyard's fast path (Redis lookup, ONNX model, prediction log) with 1 worker and with 2
+(``--workers 2``); Shipyard through KServe's own route (``--no-fast-path``, same work); KServe's no-op
+with defaults and with latency logging and access log off; a KServe custom model serving the same ONNX
+form from a request that carries the features. Every server is pinned to CPU 0 except Shipyard with 2
+workers, which gets both CPUs (one worker per core) and so shares CPU 1 with the load generator: its
+row says what a second worker buys on this 2-core machine, not what it would on a core of its own.
+
+    --rounds 1 --seconds 1 --only "Shipyard fast path"   a smoke run of the code path (a few seconds)
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ HERE = Path(__file__).resolve().parent
 BASELINE = "KServe no-op, logging off"
 
 
+TWO_WORKERS = "Shipyard fast path, 2 workers"
+
+
 @dataclass
 class Running:
     name: str
@@ -41,8 +48,14 @@ class Running:
     bodies: list[bytes]
 
 
-def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path) -> tuple[list, list]:
-    """Every server of the comparison, started and ready; plus the helper processes to stop at the end."""
+def pinned_to(cpus: str, args: list[str]) -> list[str]:
+    return ["taskset", "-c", cpus, *args]
+
+
+def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path,
+              only: str = "") -> tuple[list, list]:
+    """Every server of the comparison (whose name contains ``only``; the baseline always), started and
+    ready; plus the helper processes to stop at the end."""
     redis_port = free_port()
     redis = start_redis(redis_port, work / "redis" / "redis.log")
     os.sched_setaffinity(redis.pid, {int(servers.SERVER_CPU)})
@@ -60,20 +73,25 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
         feature_bodies = [servers.kserve_body(row, columns) for row in rows]
         shipyard = str(ROOT / ".venv" / "bin" / "shipyard")
         peer = [sys.executable, str(HERE / "peer_kserve.py")]
+        one_core, both_cores = servers.SERVER_CPU, f"{servers.SERVER_CPU},{loadgen.LOADGEN_CPU}"
         plan = [
-            ("Shipyard fast path", [shipyard, "serve"], env, shipyard_bodies),
-            ("Shipyard via KServe's route", [shipyard, "serve", "--no-fast-path"], env, shipyard_bodies),
-            ("KServe no-op, defaults", [*peer, "--kind", "noop"], {"PYTHONPATH": str(ROOT)}, feature_bodies),
-            (BASELINE, [*peer, "--kind", "noop", "--quiet"], {"PYTHONPATH": str(ROOT)}, feature_bodies),
+            ("Shipyard fast path", [shipyard, "serve"], env, shipyard_bodies, one_core),
+            (TWO_WORKERS, [shipyard, "serve", "--workers", "2"], env, shipyard_bodies, both_cores),
+            ("Shipyard via KServe's route", [shipyard, "serve", "--no-fast-path"], env, shipyard_bodies, one_core),
+            ("KServe no-op, defaults", [*peer, "--kind", "noop"], {"PYTHONPATH": str(ROOT)}, feature_bodies,
+             one_core),
+            (BASELINE, [*peer, "--kind", "noop", "--quiet"], {"PYTHONPATH": str(ROOT)}, feature_bodies, one_core),
             ("KServe custom model, same ONNX, features in the request",
              [*peer, "--kind", "onnx", "--quiet", "--model", str(skops_path)],
-             {"PYTHONPATH": str(ROOT), **servers.ONE_THREAD}, feature_bodies),
+             {"PYTHONPATH": str(ROOT), **servers.ONE_THREAD}, feature_bodies, one_core),
         ]
-        for name, command, extra_env, bodies in plan:
+        for name, command, extra_env, bodies, cpus in plan:
+            if only.lower() not in name.lower() and name != BASELINE:
+                continue
             port = free_port()
             port_flag = ["--port", str(port)] if command[0] == shipyard else ["--http_port", str(port)]
             ready = "/v2/models/fraud/ready" if command[0] == shipyard else "/v2/health/ready"
-            process = servers.start(servers.pinned([*command, *port_flag]), port, ready, work / f"{port}.log",
+            process = servers.start(pinned_to(cpus, [*command, *port_flag]), port, ready, work / f"{port}.log",
                                     extra_env)
             running.append(Running(name, process, f"http://127.0.0.1:{port}/v1/models/fraud:predict", bodies))
             print(f"started {name}", flush=True)
@@ -109,7 +127,8 @@ def render(results: dict[str, list[dict]], rounds: int, seconds: int, load_befor
     baseline = results[BASELINE]
     lines = [
         "# Serving overhead, interleaved", "",
-        f"Machine: {report.cpu_model()}, {os.cpu_count()} CPUs; servers pinned to CPU {servers.SERVER_CPU}, "
+        f"Machine: {report.cpu_model()}, {os.cpu_count()} CPUs; servers pinned to CPU {servers.SERVER_CPU} "
+        f"({TWO_WORKERS!r}: both CPUs), "
         f"load generator (wrk) on CPU {loadgen.LOADGEN_CPU}. {rounds} rounds of {seconds} s per server and "
         f"load pattern, servers interleaved (A B C ... then reversed). Load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f}.", "",
@@ -131,13 +150,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "results-interleaved.md")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench-serving")
+    parser.add_argument("--only", default="", help="only the servers whose name contains this text (and the "
+                                                   "baseline): a quicker run, e.g. a smoke test")
     args = parser.parse_args()
     work = args.work.resolve()
     settings = prepare.trained_settings(work / "home")
     skops_path, _, columns = prepare.export_model(settings, work / "models")
     rows = prepare.feature_rows(settings, 500)
     load_before = os.getloadavg()
-    running, helpers = start_all(settings, work, rows, columns, skops_path)
+    running, helpers = start_all(settings, work, rows, columns, skops_path, args.only)
     try:
         results = measure_rounds(running, args.rounds, args.seconds)
     finally:
