@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,16 @@ class Running:
 
 def pinned_to(cpus: str, args: list[str]) -> list[str]:
     return ["taskset", "-c", cpus, *args]
+
+
+def wait_for_workers(process: ServerProcess, log: Path, count: int, timeout: float = 600.0) -> None:
+    """Until ``count`` worker processes have finished their start-up (uvicorn's line, one per worker)."""
+    deadline = time.monotonic() + timeout
+    while len(set(re.findall(r" (\d+) uvicorn\.error INFO:\s+Application startup complete", log.read_text()))) < count:
+        if time.monotonic() > deadline:
+            process.stop()
+            raise RuntimeError(f"{count} workers did not all start in {timeout:.0f} s; see {log}")
+        time.sleep(1)
 
 
 def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path,
@@ -93,6 +105,8 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
             ready = "/v2/models/fraud/ready" if command[0] == shipyard else "/v2/health/ready"
             process = servers.start(pinned_to(cpus, [*command, *port_flag]), port, ready, work / f"{port}.log",
                                     extra_env)
+            if "--workers" in command:  # ready means one worker is: wait for all of them
+                wait_for_workers(process, work / f"{port}.log", int(command[command.index("--workers") + 1]))
             running.append(Running(name, process, f"http://127.0.0.1:{port}/v1/models/fraud:predict", bodies))
             print(f"started {name}", flush=True)
     except BaseException:
