@@ -33,6 +33,7 @@ import prepare
 import servers
 
 from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
+from shipyard_cli.prod_demo import temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -64,7 +65,7 @@ def wait_for_workers(process: ServerProcess, log: Path, count: int, timeout: flo
         time.sleep(1)
 
 
-def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path,
+def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path, registry_uri: str,
               only: str = "") -> tuple[list, list]:
     """Every server of the comparison (whose name contains ``only``; the baseline always), started and
     ready; plus the helper processes to stop at the end."""
@@ -72,7 +73,7 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
     redis = start_redis(redis_port, work / "redis" / "redis.log")
     os.sched_setaffinity(redis.pid, {int(servers.SERVER_CPU)})
     helpers: list[ServerProcess] = [redis]
-    redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0")
+    redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0", registry_uri)
     mlflow_port = free_port()
     mlflow = start_mlflow_server(mlflow_port, settings.mlflow_tracking_uri, work / "mlflow.log")
     running: list[Running] = []
@@ -80,7 +81,7 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
         env = {"SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(settings.home),
                "SHIPYARD_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
                "SHIPYARD_REDIS_URL": redis_settings.redis_url, "SHIPYARD_FEAST_PROJECT": prepare.BENCH_PROJECT,
-               "SHIPYARD_PREDICTION_LOG_DIR": str(work / "predictions")}
+               "SHIPYARD_FEAST_REGISTRY_URI": registry_uri, "SHIPYARD_PREDICTION_LOG_DIR": str(work / "predictions")}
         shipyard_bodies = [servers.shipyard_body(row, columns) for row in rows]
         feature_bodies = [servers.kserve_body(row, columns) for row in rows]
         shipyard = str(ROOT / ".venv" / "bin" / "shipyard")
@@ -172,14 +173,15 @@ def main() -> None:
     skops_path, _, columns = prepare.export_model(settings, work / "models")
     rows = prepare.feature_rows(settings, 500)
     load_before = os.getloadavg()
-    running, helpers = start_all(settings, work, rows, columns, skops_path, args.only)
-    try:
-        results = measure_rounds(running, args.rounds, args.seconds)
-    finally:
-        for server in running:
-            server.process.stop()
-        for helper in helpers:
-            helper.stop()
+    with temporary_database() as registry_uri:  # Feast's SQL registry, as the prod profile requires
+        running, helpers = start_all(settings, work, rows, columns, skops_path, registry_uri, args.only)
+        try:
+            results = measure_rounds(running, args.rounds, args.seconds)
+        finally:
+            for server in running:
+                server.process.stop()
+            for helper in helpers:
+                helper.stop()
     args.out.write_text(render(results, args.rounds, args.seconds, load_before, os.getloadavg()))
     print(f"wrote {args.out}")
 
