@@ -23,10 +23,15 @@ def serve(
     ssl_keyfile: str = typer.Option(None, help="Private key of --ssl-certfile."),
     access_log_format: str = typer.Option(None, help="KServe's access log format (asgi-logger fields)."),
     access_log: bool = typer.Option(False, help="uvicorn's default access log (costs throughput)."),
+    workers: int = typer.Option(
+        1, min=1, help="REST worker processes (KServe's --workers); each loads the model and writes its own "
+                       "prediction log files, /metrics sums them."),
 ):
     """Serve the champion (or SHIPYARD_MODEL_VERSION) with KServe and Feast online features."""
-    from components.serving.server import ServeOptions
+    from components.serving.server import ServeOptions, multiprocess_metrics_dir
     from components.serving.server import serve as serve_model
+
+    multiprocess_metrics_dir(workers)  # before anything imports prometheus_client
 
     for name, number in (("--port", port), ("--grpc-port", grpc_port)):
         if number:
@@ -35,7 +40,7 @@ def serve(
     serve_model(settings, use_case, ServeOptions(
         port=port, grpc_port=grpc_port, fast_path=fast_path, drain_seconds=drain_seconds,
         grace_seconds=grace_seconds, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-        access_log_format=access_log_format, access_log=access_log))
+        access_log_format=access_log_format, access_log=access_log, workers=workers))
 
 
 def check_port_free(option: str, port: int) -> None:

@@ -7,18 +7,24 @@ so a machine whose speed swings within minutes swings for all of them alike. Rep
 median over rounds and the spread (min-max) of its throughput ratio to KServe's no-op with its
 per-request logging off, measured in the same round, plus p99 at 1 connection.
 
-Rows: Shipyard's fast path (Redis lookup, ONNX model, prediction log); Shipyard through KServe's own
-route (``--no-fast-path``, same work); KServe's no-op with defaults and with latency logging and access
-log off; a KServe custom model serving the same ONNX form from a request that carries the features.
-Shipyard with 2 workers is not measured: the fast path lives in one worker's process (see the README).
+Rows: Shipyard's fast path (Redis lookup, ONNX model, prediction log) with 1 worker and with 2
+(``--workers 2``); Shipyard through KServe's own route (``--no-fast-path``, same work); KServe's no-op
+with defaults and with latency logging and access log off; a KServe custom model serving the same ONNX
+form from a request that carries the features. Every server is pinned to CPU 0 except Shipyard with 2
+workers, which gets both CPUs (one worker per core) and so shares CPU 1 with the load generator: its
+row says what a second worker buys on this 2-core machine, not what it would on a core of its own.
+
+    --rounds 1 --seconds 1 --only "Shipyard fast path"   a smoke run of the code path (a few seconds)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +33,14 @@ import prepare
 import servers
 
 from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
+from shipyard_cli.prod_demo import temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BASELINE = "KServe no-op, logging off"
+
+
+TWO_WORKERS = "Shipyard fast path, 2 workers"
 
 
 @dataclass
@@ -41,13 +51,29 @@ class Running:
     bodies: list[bytes]
 
 
-def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path) -> tuple[list, list]:
-    """Every server of the comparison, started and ready; plus the helper processes to stop at the end."""
+def pinned_to(cpus: str, args: list[str]) -> list[str]:
+    return ["taskset", "-c", cpus, *args]
+
+
+def wait_for_workers(process: ServerProcess, log: Path, count: int, timeout: float = 600.0) -> None:
+    """Until ``count`` worker processes have finished their start-up (uvicorn's line, one per worker)."""
+    deadline = time.monotonic() + timeout
+    while len(set(re.findall(r" (\d+) uvicorn\.error INFO:\s+Application startup complete", log.read_text()))) < count:
+        if time.monotonic() > deadline:
+            process.stop()
+            raise RuntimeError(f"{count} workers did not all start in {timeout:.0f} s; see {log}")
+        time.sleep(1)
+
+
+def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_path: Path, registry_uri: str,
+              only: str = "") -> tuple[list, list]:
+    """Every server of the comparison (whose name contains ``only``; the baseline always), started and
+    ready; plus the helper processes to stop at the end."""
     redis_port = free_port()
     redis = start_redis(redis_port, work / "redis" / "redis.log")
     os.sched_setaffinity(redis.pid, {int(servers.SERVER_CPU)})
     helpers: list[ServerProcess] = [redis]
-    redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0")
+    redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0", registry_uri)
     mlflow_port = free_port()
     mlflow = start_mlflow_server(mlflow_port, settings.mlflow_tracking_uri, work / "mlflow.log")
     running: list[Running] = []
@@ -55,26 +81,33 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
         env = {"SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(settings.home),
                "SHIPYARD_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
                "SHIPYARD_REDIS_URL": redis_settings.redis_url, "SHIPYARD_FEAST_PROJECT": prepare.BENCH_PROJECT,
-               "SHIPYARD_PREDICTION_LOG_DIR": str(work / "predictions")}
+               "SHIPYARD_FEAST_REGISTRY_URI": registry_uri, "SHIPYARD_PREDICTION_LOG_DIR": str(work / "predictions")}
         shipyard_bodies = [servers.shipyard_body(row, columns) for row in rows]
         feature_bodies = [servers.kserve_body(row, columns) for row in rows]
         shipyard = str(ROOT / ".venv" / "bin" / "shipyard")
         peer = [sys.executable, str(HERE / "peer_kserve.py")]
+        one_core, both_cores = servers.SERVER_CPU, f"{servers.SERVER_CPU},{loadgen.LOADGEN_CPU}"
         plan = [
-            ("Shipyard fast path", [shipyard, "serve"], env, shipyard_bodies),
-            ("Shipyard via KServe's route", [shipyard, "serve", "--no-fast-path"], env, shipyard_bodies),
-            ("KServe no-op, defaults", [*peer, "--kind", "noop"], {"PYTHONPATH": str(ROOT)}, feature_bodies),
-            (BASELINE, [*peer, "--kind", "noop", "--quiet"], {"PYTHONPATH": str(ROOT)}, feature_bodies),
+            ("Shipyard fast path", [shipyard, "serve"], env, shipyard_bodies, one_core),
+            (TWO_WORKERS, [shipyard, "serve", "--workers", "2"], env, shipyard_bodies, both_cores),
+            ("Shipyard via KServe's route", [shipyard, "serve", "--no-fast-path"], env, shipyard_bodies, one_core),
+            ("KServe no-op, defaults", [*peer, "--kind", "noop"], {"PYTHONPATH": str(ROOT)}, feature_bodies,
+             one_core),
+            (BASELINE, [*peer, "--kind", "noop", "--quiet"], {"PYTHONPATH": str(ROOT)}, feature_bodies, one_core),
             ("KServe custom model, same ONNX, features in the request",
              [*peer, "--kind", "onnx", "--quiet", "--model", str(skops_path)],
-             {"PYTHONPATH": str(ROOT), **servers.ONE_THREAD}, feature_bodies),
+             {"PYTHONPATH": str(ROOT), **servers.ONE_THREAD}, feature_bodies, one_core),
         ]
-        for name, command, extra_env, bodies in plan:
+        for name, command, extra_env, bodies, cpus in plan:
+            if only.lower() not in name.lower() and name != BASELINE:
+                continue
             port = free_port()
             port_flag = ["--port", str(port)] if command[0] == shipyard else ["--http_port", str(port)]
             ready = "/v2/models/fraud/ready" if command[0] == shipyard else "/v2/health/ready"
-            process = servers.start(servers.pinned([*command, *port_flag]), port, ready, work / f"{port}.log",
+            process = servers.start(pinned_to(cpus, [*command, *port_flag]), port, ready, work / f"{port}.log",
                                     extra_env)
+            if "--workers" in command:  # ready means one worker is: wait for all of them
+                wait_for_workers(process, work / f"{port}.log", int(command[command.index("--workers") + 1]))
             running.append(Running(name, process, f"http://127.0.0.1:{port}/v1/models/fraud:predict", bodies))
             print(f"started {name}", flush=True)
     except BaseException:
@@ -109,7 +142,8 @@ def render(results: dict[str, list[dict]], rounds: int, seconds: int, load_befor
     baseline = results[BASELINE]
     lines = [
         "# Serving overhead, interleaved", "",
-        f"Machine: {report.cpu_model()}, {os.cpu_count()} CPUs; servers pinned to CPU {servers.SERVER_CPU}, "
+        f"Machine: {report.cpu_model()}, {os.cpu_count()} CPUs; servers pinned to CPU {servers.SERVER_CPU} "
+        f"({TWO_WORKERS!r}: both CPUs), "
         f"load generator (wrk) on CPU {loadgen.LOADGEN_CPU}. {rounds} rounds of {seconds} s per server and "
         f"load pattern, servers interleaved (A B C ... then reversed). Load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f}.", "",
@@ -131,20 +165,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "results-interleaved.md")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench-serving")
+    parser.add_argument("--only", default="", help="only the servers whose name contains this text (and the "
+                                                   "baseline): a quicker run, e.g. a smoke test")
     args = parser.parse_args()
     work = args.work.resolve()
     settings = prepare.trained_settings(work / "home")
     skops_path, _, columns = prepare.export_model(settings, work / "models")
     rows = prepare.feature_rows(settings, 500)
     load_before = os.getloadavg()
-    running, helpers = start_all(settings, work, rows, columns, skops_path)
-    try:
-        results = measure_rounds(running, args.rounds, args.seconds)
-    finally:
-        for server in running:
-            server.process.stop()
-        for helper in helpers:
-            helper.stop()
+    with temporary_database() as registry_uri:  # Feast's SQL registry, as the prod profile requires
+        running, helpers = start_all(settings, work, rows, columns, skops_path, registry_uri, args.only)
+        try:
+            results = measure_rounds(running, args.rounds, args.seconds)
+        finally:
+            for server in running:
+                server.process.stop()
+            for helper in helpers:
+                helper.stop()
     args.out.write_text(render(results, args.rounds, args.seconds, load_before, os.getloadavg()))
     print(f"wrote {args.out}")
 

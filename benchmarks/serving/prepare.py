@@ -34,11 +34,14 @@ def trained_settings(home: Path) -> Settings:
     return settings
 
 
-def materialize_to_redis(settings: Settings, redis_url: str) -> Settings:
+def materialize_to_redis(settings: Settings, redis_url: str, registry_uri: str) -> Settings:
+    """The prod profile's online store: Redis at ``redis_url``, Feast's SQL registry at ``registry_uri``
+    (PostgreSQL, as the prod profile requires)."""
     from shipyard import features
     from shipyard.usecase import load_use_case
 
-    redis_settings = replace(settings, profile="prod", redis_url=redis_url, feast_project=BENCH_PROJECT)
+    redis_settings = replace(settings, profile="prod", redis_url=redis_url, feast_project=BENCH_PROJECT,
+                             feast_registry_uri=registry_uri)
     features.apply(redis_settings, load_use_case(settings.use_case))
     features.materialize(redis_settings)
     return redis_settings
@@ -76,10 +79,12 @@ def export_model(settings: Settings, out: Path) -> tuple[Path, Path, list[str]]:
 
 def feature_rows(settings: Settings, count: int) -> list[dict]:
     """Full model-input rows (request fields + the customer's features) for the peers, which have no store."""
-    import pandas as pd
+    from shipyard import data
+    from shipyard.usecase import load_use_case
 
-    table = pd.read_parquet(settings.feast_dir / "data" / "customer_spend_stats.parquet")
-    latest = table.sort_values("event_timestamp").groupby("customer_id").tail(1).head(count)
+    use_case = load_use_case(settings.use_case)
+    table = data.read_table(settings, data.feature_table(use_case), use_case.timestamp)  # the offline store
+    latest = table.sort_values(use_case.timestamp).groupby("customer_id").tail(1).head(count)
     from usecases.fraud.data import CATEGORIES as categories
 
     return [{"customer_id": int(r.customer_id), "amount": round(10.0 + (i * 7.3) % 300, 2),

@@ -21,6 +21,7 @@ import report
 import servers
 
 from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
+from shipyard_cli.prod_demo import temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BODIES = 500  # distinct requests (customers) cycled through
@@ -48,12 +49,12 @@ def measure(server: ServerProcess, url: str, bodies: list[bytes], seconds: int,
 
 
 def run_shipyard(settings, work: Path, rows: list[dict], columns: list[str], seconds: int,
-                 redis_cpu: str) -> tuple[dict, dict[str, float]]:
+                 redis_cpu: str, registry_uri: str) -> tuple[dict, dict[str, float]]:
     redis_port = free_port()
     redis = start_redis(redis_port, work / "redis" / "redis.log")
     os.sched_setaffinity(redis.pid, {int(redis_cpu)})
     try:
-        redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0")
+        redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0", registry_uri)
         os.sched_setaffinity(0, {int(servers.SERVER_CPU)})  # the reader measures where the server would run
         reads = lookup_bench.one_entity_reads(redis_settings, [row["customer_id"] for row in rows])
         for name, micros in reads.items():
@@ -64,7 +65,7 @@ def run_shipyard(settings, work: Path, rows: list[dict], columns: list[str], sec
         env = {"SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(settings.home),
                "SHIPYARD_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
                "SHIPYARD_REDIS_URL": redis_settings.redis_url, "SHIPYARD_FEAST_PROJECT": prepare.BENCH_PROJECT,
-               "SHIPYARD_PREDICTION_LOG_DIR": str(work / "predictions")}
+               "SHIPYARD_FEAST_REGISTRY_URI": registry_uri, "SHIPYARD_PREDICTION_LOG_DIR": str(work / "predictions")}
         command = servers.pinned([str(ROOT / ".venv" / "bin" / "shipyard"), "serve", "--port", str(port)])
         try:
             server = servers.start(command, port, "/v2/models/fraud/ready", work / "shipyard.log", env)
@@ -101,8 +102,9 @@ def main() -> None:
     load_before = os.getloadavg()
     results = {}
     print(report.SHIPYARD, flush=True)
-    results[report.SHIPYARD], reads = run_shipyard(settings, work, rows, columns, args.seconds,
-                                                  args.redis_cpu)
+    with temporary_database() as registry_uri:  # Feast's SQL registry, as the prod profile requires
+        results[report.SHIPYARD], reads = run_shipyard(settings, work, rows, columns, args.seconds,
+                                                      args.redis_cpu, registry_uri)
     from shipyard import registry
 
     model_uri = registry.model_uri("fraud", registry.resolve_version(settings, "fraud"))

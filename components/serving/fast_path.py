@@ -14,6 +14,8 @@ log format, workers, grace period) and wraps this middleware in its own (timing,
   request id, never uvicorn's plain-text one.
 - ``/v2/models/{name}/versions/{v}/...`` is the unversioned route when ``v`` is the served version,
   and a JSON 404 for any other version (KServe answers 501 to every versioned route).
+- ``GET /metrics`` with several workers (prometheus_client's multiprocess mode, server.py): the sum
+  over every worker process, where KServe's handler would give only the worker taking the scrape.
 - Drain: on SIGTERM readiness turns 503 at once while scoring goes on for ``drain_seconds``; every
   answer then carries ``Connection: close``, so clients move off kept-alive connections before
   uvicorn's own shutdown closes them.
@@ -29,6 +31,7 @@ import time
 import uuid
 
 from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
+from components.serving.metrics import multiprocess_exposition
 from components.serving.requests import MAX_BODY_BYTES
 from components.serving.scoring import Answer, error_answer, internal_error
 
@@ -97,8 +100,11 @@ class Drain:
 
 
 class FastPath:
-    def __init__(self, app, predictor, fast: bool = True, drain_seconds: float = 0.0):
+    def __init__(self, app, predictor, fast: bool = True, drain_seconds: float = 0.0, on_startup=None,
+                 on_shutdown=None, summed_metrics: bool = False):
         self.app, self.predictor, self.fast = app, predictor, fast
+        # A worker's load, before the server accepts; its stop once requests in flight are answered.
+        self.on_startup, self.on_shutdown = on_startup, on_shutdown
         self.drain = Drain(drain_seconds)
         name = re.escape(predictor.name)
         self.routes = {f"/v1/models/{predictor.name}:predict": "v1", f"/v2/models/{predictor.name}/infer": "v2"}
@@ -106,6 +112,7 @@ class FastPath:
                             f"/v1/models/{predictor.name}"}
         self.metadata_path = f"/v2/models/{predictor.name}"
         self.versioned = re.compile(rf"^/v2/models/{name}/versions/([^/]*)(/ready|/infer)?$")
+        self.summed_metrics = summed_metrics  # several workers: /metrics is the sum over their processes
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -118,6 +125,10 @@ class FastPath:
         if path == "/v2/":  # the OIP spec's server metadata path; KServe's route is "/v2"
             path = "/v2"
             scope = {**scope, "path": path, "raw_path": path.encode()}
+        if self.summed_metrics and path == "/metrics" and scope["method"] == "GET":
+            body, content_type = multiprocess_exposition(header(scope, b"accept"))
+            await self._answer(send, Answer(200, body, content_type.encode()))
+            return
         if path.startswith("/v2/models/") and "/versions/" in path:
             matched = self.versioned.match(path)
             if matched is None or matched.group(1) != self._served_version():
@@ -145,6 +156,10 @@ class FastPath:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.drain.install()
+                if self.on_startup is not None:
+                    self.on_startup()
+            elif message["type"] == "lifespan.shutdown" and self.on_shutdown is not None:
+                self.on_shutdown()
             return message
         return receive_and_install
 

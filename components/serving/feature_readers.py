@@ -2,13 +2,19 @@
 
 ``get_online_features`` costs ~0.5 ms per entity, most of it request planning above the store read.
 These readers plan once at start-up (field names, key prefix, connection) and per request only
-serialize the entity keys and decode the values, with Feast's own functions, so the storage format
-stays Feast's. A plain Redis gets pipelined HMGETs on one persistent connection with bounded
-timeouts (resp_client.py); any other store goes through its ``OnlineStore.online_read``.
+serialize the entity keys and decode the values. A plain Redis gets pipelined HMGETs on one
+persistent connection with bounded timeouts (resp_client.py), at the keys and hash fields of Feast's
+Redis layout, which Feast documents as part of its public API ("Feast Online Store Format",
+docs/specs/online_store_format.md in Feast's repository). Feast has no public function that names
+those keys and fields (its own are private methods of ``RedisOnlineStore``), so ``redis_hash_fields``
+computes them from the spec, and a test compares them with what Feast itself writes into a real
+Redis (tests/serving/test_feast_parity.py). Any other store goes through its public
+``OnlineStore.online_read``.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
@@ -55,12 +61,33 @@ def entity_key_maker(join_key: str, value_type, version: int) -> Callable[[Any],
     return key
 
 
+def redis_hash_fields(view_name: str, names: list[str]) -> list[bytes]:
+    """The hash fields Feast's Redis layout gives ``names`` of the view stored as ``view_name``, then its
+    event-time field: murmur3_32 (unsigned, 4 bytes little-endian) of ``"<view>:<feature>"`` per
+    feature, and ``_ts:<view>``."""
+    import mmh3
+
+    return [*(struct.pack("<I", mmh3.hash(f"{view_name}:{name}", signed=False)) for name in names),
+            f"_ts:{view_name}".encode()]
+
+
+def stored_view_name(view, config) -> str:
+    """The name a view's rows are stored under: its name, ``<name>_v<N>`` when the registry enables
+    online feature view versioning (Feast's public ``compute_versioned_name``)."""
+    from feast.infra.online_stores.helpers import compute_versioned_name
+
+    return compute_versioned_name(view, config.registry.enable_online_feature_view_versioning)
+
+
 class FeastOnlineReader:
     """Any Feast online store, through ``OnlineStore.online_read`` with the request plan made once."""
 
     def __init__(self, store, view, entity, names: list[str]):
         self.config, self.view, self.names = store.config, view, names
-        self.online_store = store._get_provider().online_store
+        from feast.infra.online_stores.helpers import get_online_store_from_config
+
+        # The store class the config names (what Feast's provider instantiates), without the provider.
+        self.online_store = get_online_store_from_config(store.config.online_store)
         self.store_type = str(store.config.online_store.type)
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
         from feast.protos.feast.types.Value_pb2 import Value as ValueProto
@@ -96,17 +123,14 @@ class RedisReader:
     store_type = "redis"
 
     def __init__(self, store, view, entity, names: list[str], connection: RespConnection):
-        from feast.infra.online_stores.redis import RedisOnlineStore, _versioned_fv_name
         from feast.protos.feast.types.Value_pb2 import Value as ValueProto
         from google.protobuf.timestamp_pb2 import Timestamp
 
         config = store.config
-        fv_name = _versioned_fv_name(view, config)
-        _, fields = RedisOnlineStore()._generate_hset_keys_for_features(view, list(names), fv_name)
-        self.fields = [f.encode() if isinstance(f, str) else f for f in fields]
+        self.fields = redis_hash_fields(stored_view_name(view, config), list(names))
         self.names, self.connection, project = names, connection, config.project.encode()
         entity_key = entity_key_maker(entity.join_key, entity.value_type, config.entity_key_serialization_version)
-        self._key = lambda entity_id: entity_key(entity_id) + project
+        self.key = lambda entity_id: entity_key(entity_id) + project  # the entity's hash key
         self._timestamp, self._value = Timestamp, ValueProto
 
     def _decode(self, reply: list[bytes | None]) -> Row:
@@ -118,7 +142,7 @@ class RedisReader:
                 [None if raw is None else _proto_number(self._value.FromString(raw)) for raw in values])
 
     def read(self, entity_ids: list[Any]) -> list[Row]:
-        keys = [self._key(i) for i in entity_ids]
+        keys = [self.key(i) for i in entity_ids]
         try:
             replies = self.connection.hmget_many(keys, self.fields)
         except RespError as exc:

@@ -1,10 +1,13 @@
 """Predictor metrics, registered in prometheus_client's default registry that KServe serves at /metrics.
 
 Names and labels are the ones in docs/contract.md. ``ServingMetrics`` binds the labels once, so the
-request path only calls ``inc``/``observe`` on ready children.
+request path only calls ``inc``/``observe`` on ready children. With several worker processes
+(server.py), ``multiprocess_exposition`` is what /metrics answers: the sum over every process.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -28,7 +31,7 @@ UNKNOWN_CATEGORIES = Counter("shipyard_unknown_categories",
                              "Instances with a category value never seen in training; scored, flagged in the log.",
                              ["model", "version", "field"])
 MODEL_INFO = Gauge("shipyard_model_info", "The model version this predictor serves (value is always 1).",
-                   ["model", "version", "feature_service"])
+                   ["model", "version", "feature_service"], multiprocess_mode="max")  # one series, not one per worker
 
 PROTOCOLS = ("v1", "v2", "grpc")
 
@@ -56,3 +59,12 @@ class ServingMetrics:
             child = self._requests[(protocol, code)] = REQUESTS.labels(**self._labels, protocol=protocol,
                                                                         code=str(code))
         return child
+
+
+def multiprocess_exposition(accept: str | None) -> tuple[bytes, str]:
+    """Every process's metrics summed (prometheus_client's ``MultiProcessCollector``), in the format
+    the scraper's ``Accept`` header asks for: the body and its content type."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type

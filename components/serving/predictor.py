@@ -5,6 +5,15 @@ it with skops (no pickle), picks ONNX Runtime when it reproduces sklearn, and is
 the online store answered a read. ``predict`` is KServe's own data plane (REST v1/v2, the binary
 tensor extension, gRPC); the same ``Scoring`` also answers the fast path (fast_path.py). HTTP
 answers are counted by the fast-path middleware, which sees every status code; gRPC ones here.
+
+With several workers, KServe's ``ModelServer`` starts each REST worker as a new process (spawn) and
+pickles the registered models into it. The predictor's pickled form is its recipe (settings, use case
+name, and a ``worker_start`` callable): unpickled in a worker it is a new, unloaded predictor, handed
+to ``worker_start`` (server.py), which adds the fast path to that worker's app and has it load the
+predictor at the worker's start-up (its own model session, store connection and prediction log
+file). Not while unpickling: KServe kills a worker that has not answered its liveness ping within
+5 s of being started. KServe has no public per-worker start-up hook; this is the one its
+multi-worker server offers, and tests/serving/test_workers.py runs it.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import logging
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import kserve
@@ -41,11 +51,23 @@ def tensor_metadata(use_case: UseCase) -> list[dict]:
 
 
 class ShipyardPredictor(kserve.Model):
-    def __init__(self, settings: Settings, use_case: UseCase):
+    def __init__(self, settings: Settings, use_case: UseCase,
+                 worker_start: Callable[[ShipyardPredictor], None] | None = None):
         super().__init__(use_case.model_name, return_response_headers=True)
-        self.settings, self.use_case = settings, use_case
+        self.settings, self.use_case, self.worker_start = settings, use_case, worker_start
         self.version: int | None = None
         self.scoring: Scoring | None = None
+
+    def __getstate__(self) -> dict:
+        """What a worker process needs to build its own loaded copy (see the module docstring)."""
+        return {"settings": self.settings, "use_case": self.use_case.name, "worker_start": self.worker_start}
+
+    def __setstate__(self, state: dict) -> None:
+        from shipyard.usecase import load_use_case
+
+        self.__init__(state["settings"], load_use_case(state["use_case"]), state["worker_start"])
+        if self.worker_start is not None:
+            self.worker_start(self)
 
     def load(self) -> bool:
         from threadpoolctl import threadpool_limits

@@ -1,0 +1,89 @@
+"""`shipyard serve --workers 2`: KServe's two REST worker processes, each with the fast path, its own
+prediction log files, and one /metrics that sums both."""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from components.serving.prediction_log import log_files, read_prediction_log
+from tests.serving.conftest import start_serve
+from tests.serving.platforms import copy_platform
+from tests.serving.test_serving import GOOD, v2_body
+
+pytestmark = pytest.mark.integration
+
+REQUESTS_PER_PROTOCOL = 60
+
+
+def score(url: str, protocol: str, n: int) -> httpx.Response:
+    """One request on a new connection (so the kernel hands connections to either worker)."""
+    request_id = f"{protocol}-{n}"
+    row = {**GOOD, "customer_id": 17 + n}
+    if protocol == "v1":
+        return httpx.post(f"{url}/v1/models/fraud:predict", json={"instances": [row]},
+                          headers={"x-request-id": request_id}, timeout=30)
+    return httpx.post(f"{url}/v2/models/fraud/infer", json={"id": request_id, **v2_body([row])},
+                      headers={"x-request-id": request_id}, timeout=30)
+
+
+def summed(metrics: str, protocol: str) -> float:
+    """``shipyard_requests_total`` answered 200 on ``protocol``, over every series /metrics shows."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(sample.value for family in text_string_to_metric_families(metrics) for sample in family.samples
+               if sample.name == "shipyard_requests_total" and sample.labels.get("code") == "200"
+               and sample.labels.get("protocol") == protocol)
+
+
+def workers_started(serve_log: Path, count: int, timeout: float = 300.0) -> set[str]:
+    """The process ids of the workers that finished their start-up (model loaded), once ``count`` did.
+    The server is ready when one worker is; the test needs both before it sends its traffic."""
+    deadline = time.monotonic() + timeout
+    while True:
+        started = set(re.findall(r" (\d+) uvicorn\.error INFO:\s+Application startup complete", serve_log.read_text()))
+        if len(started) >= count or time.monotonic() > deadline:
+            return started
+        time.sleep(1)
+
+
+def worker_pids(log_dir: Path) -> set[str]:
+    """The process ids in the log's file names (``<host>-<pid>-<seq>.parquet``)."""
+    return {re.match(r".*-(\d+)-\d+\.parquet$", name).group(1) for name in log_files(log_dir)}
+
+
+def test_two_workers_answer_v1_and_v2_and_log_every_request_once(trained_home, tmp_path_factory):
+    home = tmp_path_factory.mktemp("workers") / "home"
+    platform = copy_platform(trained_home, home)
+    process, url = start_serve(platform, home / "serve.log", "--workers", "2")
+    try:
+        started = workers_started(home / "serve.log", 2)
+        assert len(started) == 2, process.log_tail(40)
+        jobs = [(p, n) for n in range(REQUESTS_PER_PROTOCOL) for p in ("v1", "v2")]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda job: score(url, *job), jobs))
+        for (protocol, n), answer in zip(jobs, answers, strict=True):
+            assert answer.status_code == 200, (protocol, n, answer.text)
+            assert answer.headers.get("x-shipyard-route") == "fast"  # each worker has the fast path
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        # The sum over both workers, whichever of them takes the scrape.
+        assert summed(metrics, "v1") == REQUESTS_PER_PROTOCOL
+        assert summed(metrics, "v2") == REQUESTS_PER_PROTOCOL
+        assert 'shipyard_model_info{' in metrics
+    finally:
+        code = process.stop()
+    assert code == 0, process.log_tail()
+    log_dir = platform.settings.prediction_log_dir
+    log = read_prediction_log(log_dir)
+    expected = {f"{p}-{n}" for p, n in jobs}
+    assert log["request_id"].is_unique, log["request_id"].value_counts().head()
+    assert set(log["request_id"]) == expected
+    assert sorted(log.groupby("protocol").size().items()) == [("v1", REQUESTS_PER_PROTOCOL),
+                                                              ("v2", REQUESTS_PER_PROTOCOL)]
+    # Both workers answered and wrote their own files (the file name carries the process id).
+    assert worker_pids(log_dir) == started, log_files(log_dir)
