@@ -128,7 +128,7 @@ def test_json_without_content_type_is_scored(sqlite_predictor):
     assert plain.status_code == 200, plain.text
 
 
-def test_prediction_log_holds_exactly_the_answered_instances(any_predictor):
+def test_prediction_log_holds_answered_instances_once_each_and_failed_requests_flagged(any_predictor):
     for i in range(5):
         response = predict(any_predictor, {"instances": [{**GOOD, "customer_id": 100 + i}]},
                            headers={"x-request-id": f"exact-{i}"})
@@ -136,17 +136,29 @@ def test_prediction_log_holds_exactly_the_answered_instances(any_predictor):
     assert predict(any_predictor, {"instances": [{**GOOD, "hour": 99}]},
                    headers={"x-request-id": "exact-bad-v1"}).status_code == 400
     assert infer(any_predictor, {"id": "exact-bad-v2", **v2_body([GOOD], hour={"data": [-1]})}).status_code == 400
+    too_big = httpx.post(f"{any_predictor.url}/v1/models/fraud:predict", content=b"x" * (MAX_BODY_BYTES + 1),
+                         headers={"x-request-id": "exact-too-big", "content-type": "application/json"}, timeout=10)
+    assert too_big.status_code == 413
     log = logged_when(any_predictor.prediction_log_dir,
-                      lambda log: log["request_id"].str.startswith("exact-").sum() >= 5)
+                      lambda log: log["request_id"].str.startswith("exact-").sum() >= 8)
     log = log[log["request_id"].str.startswith("exact-")]
-    assert len(log) == 5  # scored instances only: refused requests are not model traffic
-    newest = log.tail(5)
-    assert newest["customer_id"].tolist() == [100 + i for i in range(5)]
-    assert newest["request_id"].tolist() == [f"exact-{i}" for i in range(5)]
-    expected = {"request_id", "timestamp", "model_version", "score", "customer_id", "amount", "merchant_category",
-                "hour", "txn_count_7d", "avg_amount_7d", "max_amount_7d", "features_missing", "features_stale"}
+    answered, failed = log[log["status"] == 200], log[log["status"] != 200]
+    # Every answered instance once; every failed request once, flagged with its status and error.
+    assert sorted(answered["request_id"]) == [f"exact-{i}" for i in range(5)]
+    assert answered["customer_id"].tolist() == [100 + i for i in range(5)]
+    assert answered["score"].notna().all() and answered["error"].isna().all()
+    assert answered["model_version"].tolist() == [1] * 5
+    assert dict(zip(failed["request_id"], failed["status"], strict=True)) == {
+        "exact-bad-v1": 400, "exact-bad-v2": 400, "exact-too-big": 413}
+    assert failed["score"].isna().all()  # no prediction, no features
+    assert failed[["txn_count_7d", "avg_amount_7d", "max_amount_7d"]].isna().all().all()
+    errors = dict(zip(failed["request_id"], failed["error"], strict=True))
+    assert "hour" in errors["exact-bad-v1"] and "hour" in errors["exact-bad-v2"]
+    assert set(failed["protocol"]) == {"v1", "v2"}
+    expected = {"request_id", "timestamp", "status", "error", "model_version", "score", "customer_id", "amount",
+                "merchant_category", "hour", "txn_count_7d", "avg_amount_7d", "max_amount_7d", "features_missing",
+                "features_stale"}
     assert expected <= set(log)
-    assert newest["model_version"].tolist() == [1] * 5
 
 
 def test_unknown_customer_is_scored_with_no_history_and_counted(any_predictor):
