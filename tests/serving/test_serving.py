@@ -197,3 +197,44 @@ def test_metrics_endpoint_exports_serving_metrics(any_predictor):
     assert f'shipyard_feature_lookup_duration_seconds_count{{model="fraud",store="{store}",version="1"}}' in metrics
     assert 'shipyard_model_info{feature_service="fraud_model_v1",model="fraud",version="1"} 1.0' in metrics
     assert 'code="400"' in metrics and 'code="200"' in metrics
+
+
+@pytest.fixture(scope="module")
+def kserve_route_predictor(trained_home, tmp_path_factory):
+    """A predictor with the fast path off: KServe's own routes answer, after the middleware's checks."""
+    from tests.serving.conftest import start_serve
+    from tests.serving.platforms import copy_platform
+
+    home = tmp_path_factory.mktemp("kserve-route") / "home"
+    platform = copy_platform(trained_home, home)
+    process, url = start_serve(platform, home / "serve.log", "--no-fast-path")
+    try:
+        yield url, platform.settings.prediction_log_dir
+    finally:
+        process.stop()
+
+
+def test_failed_requests_on_kserves_route_are_logged_as_failed(kserve_route_predictor):
+    url, log_dir = kserve_route_predictor
+    ok = httpx.post(f"{url}/v1/models/fraud:predict", json={"instances": [GOOD]}, headers={"x-request-id": "k-ok"})
+    assert ok.status_code == 200, ok.text
+    bad = httpx.post(f"{url}/v2/models/fraud/infer", json={"id": "k-bad-json", **v2_body([GOOD], hour={"data": [99]})})
+    assert bad.status_code == 400
+    # Binary tensor data goes to KServe's codec and the predictor (the middleware cannot check it); "hour"
+    # is missing, so KServe's route answers the 400.
+    header = json.dumps({"inputs": [
+        {"name": "customer_id", "shape": [1], "datatype": "INT64", "parameters": {"binary_data_size": 8}},
+        {"name": "amount", "shape": [1], "datatype": "FP64", "data": [42.5]},
+        {"name": "merchant_category", "shape": [1], "datatype": "BYTES", "data": ["grocery"]}]}).encode()
+    binary = httpx.post(f"{url}/v2/models/fraud/infer", content=header + (17).to_bytes(8, "little"),
+                        headers={"inference-header-content-length": str(len(header)), "x-request-id": "k-binary",
+                                 "content-type": "application/octet-stream"})
+    assert 400 <= binary.status_code < 500, binary.text
+    log = logged_when(log_dir, lambda log: log["request_id"].isin(["k-ok", "k-bad-json", "k-binary"]).sum() >= 3)
+    rows = log[log["request_id"].str.startswith("k-")].set_index("request_id")
+    assert sorted(rows.index) == ["k-bad-json", "k-binary", "k-ok"]  # each once
+    assert rows.loc["k-ok", "status"] == 200 and rows.loc["k-ok", "score"] >= 0
+    assert rows.loc["k-bad-json", "status"] == 400 and "hour" in rows.loc["k-bad-json", "error"]
+    assert rows.loc["k-binary", "status"] == binary.status_code
+    assert rows.loc["k-binary", "error"] == binary.json()["error"]
+    assert rows.loc[["k-bad-json", "k-binary"], "score"].isna().all()
