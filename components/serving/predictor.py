@@ -126,7 +126,9 @@ class ShipyardPredictor(kserve.Model):
             if from_grpc and self.scoring is not None:
                 self.scoring.metrics.request("grpc", code).inc()
                 self.scoring.metrics.duration["grpc"].observe(time.perf_counter() - started)
-                if code != 200:
+                if code != 200:  # the id the client sent: header, else the request's own id
+                    own_id = getattr(payload, "id", None)
+                    request_id = request_id or (own_id if isinstance(own_id, str) else None)
                     self.scoring.failed("grpc", request_id, code, error, batch)
         if response_headers is not None:
             response_headers["model-version"] = self.scoring.version_text
