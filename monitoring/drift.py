@@ -32,7 +32,7 @@ from monitoring.exact_drift import exact_scores
 from monitoring.labels import Quality, join_labels, load_label_feed, model_quality
 from monitoring.reference import SCORE, load_reference
 from monitoring.retention import apply_retention
-from monitoring.window import DEFAULT_SAMPLE_ROWS, WindowSample, iter_window, read_window
+from monitoring.window import DEFAULT_SAMPLE_ROWS, WindowSample, answered, iter_window, read_window
 from shipyard import data, registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
@@ -137,9 +137,8 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
     retain(settings)
     window = read_window(log, last_rows=window_rows, since=since, sample_rows=sample_rows)
     stats = window.stats
-    current = window.rows
-    if "model_version" in current.columns:
-        current = current[pd.to_numeric(current["model_version"], errors="coerce") == version]
+    # Predictions of the served version only: not other versions', nor the records of failed requests.
+    current = answered(window.rows, version if "model_version" in window.rows.columns else None)
     if len(current) < MIN_WINDOW_ROWS:
         raise LookupError(f"the prediction log holds {len(current)} predictions of {use_case.model_name} "
                          f"version {version}: nothing to compare yet")
@@ -152,7 +151,8 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
     labelled = current[current[use_case.label].notna()]
 
     def read_full(columns: list[str]) -> Iterator[pd.DataFrame]:
-        return iter_window(log, columns, stats=stats, segments=window.segments, model_version=version)
+        return iter_window(log, columns, stats=stats, segments=window.segments, model_version=version,
+                           answered_only=True)
 
     drift, exact = drift_of_window(reference.frame, reference.numerical, reference.categorical, window, current,
                                    read_full, prediction=SCORE, target=use_case.label if len(labelled) else None)

@@ -35,6 +35,7 @@ from components.serving.prediction_log import TIMESTAMP, is_local, open_location
 
 DEFAULT_SAMPLE_ROWS = 20_000
 MODEL_VERSION = "model_version"
+STATUS, ANSWERED = "status", 200  # failed requests are records too (status 4xx/5xx, no score): not predictions
 DEFAULT_SAMPLE_FILES = 200  # files decoded for the sample, whatever the window's size
 
 
@@ -281,23 +282,40 @@ def read_window(location: str | Path, *, last_rows: int | None = None, since: da
     return WindowSample(sample, window, stats, segments)
 
 
+def answered(rows: pd.DataFrame, model_version: int | None = None) -> pd.DataFrame:
+    """The predictions among logged records: status 200 (a log without the column holds only those),
+    of ``model_version`` when given."""
+    keep = pd.Series(True, index=rows.index)
+    if STATUS in rows.columns:
+        keep &= pd.to_numeric(rows[STATUS], errors="coerce") == ANSWERED
+    if model_version is not None:
+        keep &= (pd.to_numeric(rows[MODEL_VERSION], errors="coerce") == model_version
+                 if MODEL_VERSION in rows.columns else False)
+    return rows if keep.all() else rows[keep]
+
+
 def iter_window(location: str | Path, columns: list[str], *, last_rows: int | None = None,
                 since: datetime | None = None, stats: ReadStats | None = None,
-                segments: list[Segment] | None = None, model_version: int | None = None) -> Iterator[pd.DataFrame]:
+                segments: list[Segment] | None = None, model_version: int | None = None,
+                answered_only: bool = False) -> Iterator[pd.DataFrame]:
     """``columns`` of every row of the window, one file at a time (memory: one file's columns).
 
     ``segments`` (a sample's) reads exactly the files and rows the sample was drawn from, without
-    planning again, even if files were added since. ``model_version`` keeps only that version's rows.
+    planning again, even if files were added since. ``model_version`` keeps only that version's rows;
+    ``answered_only`` only predictions (status 200), not the records of failed requests.
     """
     stats = stats if stats is not None else ReadStats()
     fs, _ = open_location(location)
     if segments is None:
         segments = window_segments(location, last_rows=last_rows, since=since, stats=stats)
-    wanted = columns if model_version is None else [*columns, MODEL_VERSION]
+    extra = ([MODEL_VERSION] if model_version is not None else []) + ([STATUS] if answered_only else [])
+    wanted = [*columns, *[c for c in extra if c not in columns]]
     for segment in segments:
         table = _read(fs, segment, wanted, stats, segment.keep)
         if model_version is not None:
             if MODEL_VERSION not in table.column_names:
                 continue
-            table = table.filter(pc.equal(table.column(MODEL_VERSION), model_version)).drop_columns([MODEL_VERSION])
-        yield _frame(table)
+            table = table.filter(pc.equal(table.column(MODEL_VERSION), model_version))
+        if answered_only and STATUS in table.column_names:
+            table = table.filter(pc.equal(table.column(STATUS), ANSWERED))
+        yield _frame(table.drop_columns([c for c in extra if c not in columns and c in table.column_names]))

@@ -232,7 +232,9 @@ def run_prod_demo(use_case: UseCase, *, rows: int, traffic: int, scenario: str, 
             answered = [a + b for a, b in zip(answered, _replay_on_both(urls, events, use_case), strict=True)]
             requests += len(events)
             say(f"replayed {phase} traffic on both predictors: {sum(answered)}/{requests} answered so far")
-        logged = _logged_rows(shape.shared.prediction_log_dir)
+        # Each predictor writes its log in batches (every FLUSH_SECONDS or FLUSH_ROWS records): wait for
+        # the answered requests to be on disk before counting them and before the drift job reads them.
+        logged = _wait_for_logged_rows(shape.shared.prediction_log_dir, sum(answered))
 
         alert = retraining = None
         if alert_loop:
@@ -251,15 +253,22 @@ def run_prod_demo(use_case: UseCase, *, rows: int, traffic: int, scenario: str, 
 
 
 def _logged_rows(log_dir: Path) -> int:
-    """Rows in the prediction log, whatever its file format (JSON lines or Parquet)."""
-    rows = 0
-    for path in log_dir.rglob("*"):
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
+    """Answered requests' rows in the prediction log (status 200: failed requests are records too)."""
+    from components.serving.prediction_log import read_prediction_log
 
-            rows += pq.ParquetFile(path).metadata.num_rows
-        elif path.is_file() and path.suffix in (".jsonl", ".json", ".log"):
-            rows += sum(1 for line in path.read_text().splitlines() if line.strip())
+    log = read_prediction_log(log_dir)
+    if log.empty:
+        return 0
+    return int((log["status"] == 200).sum()) if "status" in log.columns else len(log)
+
+
+def _wait_for_logged_rows(log_dir: Path, answered: int) -> int:
+    """The answered rows once at least ``answered`` are written, or after three flush intervals."""
+    from components.serving.prediction_log import FLUSH_SECONDS
+
+    deadline = time.monotonic() + 3 * FLUSH_SECONDS
+    while (rows := _logged_rows(log_dir)) < answered and time.monotonic() < deadline:
+        time.sleep(0.5)
     return rows
 
 

@@ -11,7 +11,8 @@ log format, workers, grace period) and wraps this middleware in its own (timing,
   which calls the same predictor: same validation, prediction log and metrics.
 - Every answer on a scoring route is counted here (``shipyard_requests_total`` by status code),
   whichever path answered; an exception that escapes KServe's route too becomes a JSON 500 with the
-  request id, never uvicorn's plain-text one.
+  request id, never uvicorn's plain-text one. Every error answer on a scoring route, whichever path
+  gave it, is recorded in the prediction log with its status (``Scoring.failed``).
 - ``/v2/models/{name}/versions/{v}/...`` is the unversioned route when ``v`` is the served version,
   and a JSON 404 for any other version (KServe answers 501 to every versioned route).
 - ``GET /metrics`` with several workers (prometheus_client's multiprocess mode, server.py): the sum
@@ -33,7 +34,7 @@ import uuid
 from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.metrics import multiprocess_exposition
 from components.serving.requests import MAX_BODY_BYTES
-from components.serving.scoring import Answer, error_answer, internal_error
+from components.serving.scoring import Answer, error_answer, error_of, internal_error, request_id_in
 
 logger = logging.getLogger(__name__)
 ROUTE_HEADER = (b"x-shipyard-route", b"fast")  # which path answered: tests pin that the fast path serves
@@ -175,8 +176,11 @@ class FastPath:
         answer: Answer | None
         if not self.predictor.ready or scoring is None:
             answer = error_answer(503, f"model {self.predictor.name!r} is not loaded")
+            if scoring is not None:  # unloading: the log may take it still (before load there is none)
+                scoring.failed_answer(protocol, request_id, answer)
         elif len(body) > MAX_BODY_BYTES:
-            answer = error_answer(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+            answer = scoring.failed_answer(protocol, request_id, error_answer(
+                413, f"request body is larger than {MAX_BODY_BYTES} bytes"))
         elif header(scope, b"inference-header-content-length") is not None:
             answer = None  # binary tensor input: KServe's codec decodes it, the predictor validates it
         elif not self.fast:
@@ -196,12 +200,21 @@ class FastPath:
             # it for binary tensor data and refuse it, so say what it is.
             scope = {**scope, "headers": [*[(k, v) for k, v in scope["headers"] if k != b"content-type"],
                                           (b"content-type", b"application/json")]}
-        await self._through_kserve(scope, replay(body, receive), send, protocol, request_id, metrics, started)
+        await self._through_kserve(scope, replay(body, receive), send, protocol, request_id, metrics, started,
+                                   scoring, body)
 
-    async def _through_kserve(self, scope, receive, send, protocol, request_id, metrics, started) -> None:
-        """KServe's own route for this request, its answer counted; an exception escaping it becomes our 500."""
+    async def _through_kserve(self, scope, receive, send, protocol, request_id, metrics, started,
+                              scoring=None, body: bytes = b"") -> None:
+        """KServe's own route for this request, its answer counted and, when it is an error, recorded in
+        the prediction log (the predictor logs the answered ones); an exception escaping it becomes our 500."""
         answered = False
+        given = request_id
         request_id = request_id or uuid.uuid4().hex
+        failure: dict = {}
+
+        def record_failure(status: int, error: str | None) -> None:
+            if scoring is not None:  # the id the client knows: its header's, else its v2 body's "id"
+                scoring.failed(protocol, given or request_id_in(body) or request_id, status, error)
 
         async def counted(message) -> None:
             nonlocal answered
@@ -213,6 +226,13 @@ class FastPath:
                 if message["status"] >= 500 and message["status"] != 503:
                     logger.error("KServe's %s route answered %d (request id %s)", protocol, message["status"],
                                  request_id)
+                if message["status"] >= 400:
+                    failure.update(status=message["status"], body=b"")
+            elif message["type"] == "http.response.body" and failure:
+                if len(failure["body"]) < 2048:
+                    failure["body"] += message.get("body", b"")[:2048]
+                if not message.get("more_body", False):
+                    record_failure(failure["status"], error_of(failure["body"]))
             await send(message)
 
         try:
@@ -222,7 +242,9 @@ class FastPath:
                 raise  # the answer has started: nothing cleaner is possible than closing the connection
             if metrics is not None:
                 metrics.request(protocol, 500).inc()
-            await self._answer(send, internal_error(request_id, f"{protocol} route"))
+            answer = internal_error(request_id, f"{protocol} route")
+            record_failure(answer.status, error_of(answer.body))
+            await self._answer(send, answer)
 
     async def _answer(self, send, answer: Answer, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         headers = [(b"content-type", answer.content_type), (b"content-length", str(len(answer.body)).encode()),

@@ -116,6 +116,8 @@ class ShipyardPredictor(kserve.Model):
         started = time.perf_counter()
         code = 500
         request_id = None
+        batch = None
+        error: str | None = None
         try:
             if not self.ready or self.scoring is None:
                 code = 503
@@ -126,23 +128,30 @@ class ShipyardPredictor(kserve.Model):
             request_id = request_id or batch.request_id or uuid.uuid4().hex
             scores = self.scoring.score(batch, "grpc" if from_grpc else protocol, request_id)
             code = 200
-        except InvalidInput:
-            code = 400
+        except InvalidInput as exc:
+            code, error = 400, str(exc.reason)
             raise
         except StoreUnavailable as exc:
-            code = 503
-            raise ServerNotReady(f"online feature store unavailable: {exc}") from None
-        except ServerNotReady:
+            code, error = 503, f"online feature store unavailable: {exc}"
+            raise ServerNotReady(error) from None
+        except ServerNotReady as exc:
+            error = str(exc)
             raise
         except Exception:
             request_id = request_id or uuid.uuid4().hex
             logger.exception("internal error in %s scoring (request id %s)", protocol, request_id)
-            raise InferenceError(f"internal error in {protocol} scoring; the server log has the details "
-                                 f"under request id {request_id}") from None
+            error = (f"internal error in {protocol} scoring; the server log has the details under request id "
+                     f"{request_id}")
+            raise InferenceError(error) from None
         finally:
-            if from_grpc and self.scoring is not None:  # REST answers are counted by the middleware
+            # REST answers are counted and their failures logged by the middleware (fast_path.py).
+            if from_grpc and self.scoring is not None:
                 self.scoring.metrics.request("grpc", code).inc()
                 self.scoring.metrics.duration["grpc"].observe(time.perf_counter() - started)
+                if code != 200:  # the id the client sent: header, else the request's own id
+                    own_id = getattr(payload, "id", None)
+                    request_id = request_id or (own_id if isinstance(own_id, str) else None)
+                    self.scoring.failed("grpc", request_id, code, error, batch)
         if response_headers is not None:
             response_headers["model-version"] = self.scoring.version_text
         if protocol == "v1":

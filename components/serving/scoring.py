@@ -4,6 +4,10 @@
 raises: 400/413 name the problem, 503 says the online store did not answer, and anything unexpected
 is a 500 whose JSON carries the request id, with the traceback in the server log. It returns None
 for a request it leaves to KServe's own data plane (an output selection it does not implement).
+
+Every answered instance is a record of the prediction log with status 200; every failed request is
+a record too (``Scoring.failed``): its HTTP status and error, its inputs when they parsed, and no
+score or features, so consumers of predictions keep only ``status == 200``.
 """
 
 from __future__ import annotations
@@ -141,22 +145,51 @@ class Scoring:
                       [(b"inference-header-content-length", str(len(header)).encode())])
 
     def check(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
-        """The 400 a JSON request gets before KServe's route sees it (the same checks as ``respond``)."""
+        """The 400 a JSON request gets before KServe's route sees it (the same checks as ``respond``),
+        recorded in the prediction log like ``respond``'s."""
         try:
             check_request_id(request_id, "header x-request-id")
             (parse_v2 if protocol == "v2" else parse_v1)(decode_body(body), self.use_case)
         except InvalidInput as exc:
-            return error_answer(400, str(exc.reason))
+            return self.failed_answer(protocol, request_id, error_answer(400, str(exc.reason)), body)
         except Exception:
-            return internal_error(request_id or uuid.uuid4().hex, f"{protocol} validation")
+            request_id = request_id or uuid.uuid4().hex
+            return self.failed_answer(protocol, request_id, internal_error(request_id, f"{protocol} validation"))
         return None
 
+    def failed(self, protocol: str, request_id: str | None, status: int, error: str | None,
+               batch: Batch | None = None) -> None:
+        """Record a failed request in the prediction log: its status and error, its inputs (one record
+        per instance) when they parsed, no score and no features. Never raises: the answer to the
+        client must not depend on it (a log closed at shutdown, or one that refuses records)."""
+        base = {"request_id": request_id or uuid.uuid4().hex, "timestamp": datetime.now(UTC).isoformat(),
+                "status": status, "error": error, "model_version": self.version, "protocol": protocol,
+                "score": None}
+        records = ([{**{name: batch.columns[name][i] for name in batch.columns}, **base} for i in range(batch.size)]
+                   if batch is not None and batch.size else [base])
+        try:
+            self.log.append(records)
+        except Exception as exc:
+            logger.warning("failed request %s (status %d) not written to the prediction log: %s",
+                           base["request_id"], status, exc)
+
+    def failed_answer(self, protocol: str, request_id: str | None, answer: Answer, body: bytes = b"",
+                      batch: Batch | None = None) -> Answer:
+        """``answer`` (an error) after recording it with ``failed``; the request id falls back to a v2
+        body's own "id"."""
+        request_id = request_id or (request_id_in(body) if protocol == "v2" else None)
+        self.failed(protocol, request_id, answer.status, error_of(answer.body), batch)
+        return answer
+
     def respond(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
-        """The answer to one JSON request of ``protocol`` ("v1" or "v2"); None: leave it to KServe."""
+        """The answer to one JSON request of ``protocol`` ("v1" or "v2"); None: leave it to KServe.
+        A failed request is recorded in the prediction log with its status (``failed``)."""
         request_id = request_id or None
+        batch: Batch | None = None
         try:
             if len(body) > MAX_BODY_BYTES:
-                return error_answer(413, f"request body has {len(body)} bytes; at most {MAX_BODY_BYTES}")
+                answer = error_answer(413, f"request body has {len(body)} bytes; at most {MAX_BODY_BYTES}")
+                return self.failed_answer(protocol, request_id, answer)
             check_request_id(request_id, "header x-request-id")
             payload = decode_body(body)
             batch = (parse_v2 if protocol == "v2" else parse_v1)(payload, self.use_case)
@@ -169,8 +202,31 @@ class Scoring:
                 return self.binary_response(scores, request_id)
             return Answer(200, orjson.dumps(self.response(protocol, scores, request_id)))
         except InvalidInput as exc:
-            return error_answer(400, str(exc.reason))
+            answer = error_answer(400, str(exc.reason))
         except StoreUnavailable as exc:
-            return error_answer(503, f"online feature store unavailable: {exc}")
+            answer = error_answer(503, f"online feature store unavailable: {exc}")
         except Exception:
-            return internal_error(request_id or uuid.uuid4().hex, f"{protocol} scoring")
+            request_id = request_id or uuid.uuid4().hex
+            answer = internal_error(request_id, f"{protocol} scoring")
+        return self.failed_answer(protocol, request_id, answer, body, batch)
+
+
+def error_of(body: bytes) -> str | None:
+    """The "error" text of a JSON error answer (else the body's first characters, or None)."""
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body[:500].decode("utf-8", "replace").strip()
+        return text or None
+    if isinstance(decoded, dict) and isinstance(decoded.get("error"), str):
+        return decoded["error"]
+    return str(decoded)[:500]
+
+
+def request_id_in(body: bytes) -> str | None:
+    """A v2 request body's own "id" when the body is a JSON object with a valid one, else None."""
+    try:
+        payload = orjson.loads(body) if body and body.lstrip()[:1] == b"{" else None
+        return check_request_id(payload.get("id"), "id") if isinstance(payload, dict) else None
+    except (orjson.JSONDecodeError, InvalidInput):
+        return None

@@ -38,6 +38,11 @@ def test_prod_shape_runs_the_whole_loop_with_empty_homes(tmp_path):
     assert "homes deleted between steps: ingest, feast-apply, materializer, trainer" in out
     for home in ("ingest", "feast-apply", "materializer", "trainer"):
         assert not (workdir / "homes" / home).exists()
+    # The long-running components kept a home each, of their own.
+    assert {p.name for p in (workdir / "homes").iterdir()} == {"predictor-1", "predictor-2", "drift-monitor"}
+    # Two processes wrote the shared log, each its own files (file names start with host and process id).
+    writers = {p.name.rsplit("-", 1)[0] for p in (workdir / "prediction-log").rglob("*.parquet")}
+    assert len(writers) == 2, writers
     # Artifacts live on the MLflow server's side only.
     assert int(re.search(r"artifact files on the MLflow server: (\d+)", out)[1]) > 0
     assert re.search(r"drift alert: Shipyard\w+", out), out

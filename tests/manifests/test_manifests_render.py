@@ -140,3 +140,36 @@ def test_crd_users_come_after_the_objects_they_need(rendered_docs, env):
     assert max(by_kind["ExternalSecret"]) < min(by_kind["Deployment"])
     assert max(by_kind["Deployment"]) < min(by_kind["InferenceService"])
     assert min(by_kind["InferenceService"]) < min(by_kind["ServiceMonitor"] + by_kind["PrometheusRule"])
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_feature_freshness_reaches_prometheus(render, rendered_docs, env, repo_root):
+    """The materializer pushes its freshness to SHIPYARD_PUSHGATEWAY_URL: that must be the Pushgateway
+    Argo CD installs, scraped through its chart's ServiceMonitor with the pushed labels kept, reachable
+    through the materializer's NetworkPolicy; and the staleness alert must query what it pushes."""
+    from urllib.parse import urlsplit
+
+    from shipyard.feature_freshness import freshness_registry
+
+    docs = [d for d in yaml.safe_load_all(render("argocd")) if d]
+    wave = {d["metadata"]["name"]: int(d["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for d in docs}
+    app = next(d for d in docs if d["metadata"]["name"] == "prometheus-pushgateway")
+    values = app["spec"]["source"]["helm"]["valuesObject"]
+    assert values["serviceMonitor"]["enabled"] is True and values["serviceMonitor"]["honorLabels"] is True
+    assert wave["kube-prometheus-stack"] < wave["prometheus-pushgateway"] < wave[f"shipyard-{env}"]
+
+    settings = _one(rendered_docs[env], "ConfigMap", "shipyard-settings")["data"]
+    url = urlsplit(settings["SHIPYARD_PUSHGATEWAY_URL"])
+    assert url.hostname in (f"{values['fullnameOverride']}.{app['spec']['destination']['namespace']}",
+                            f"{values['fullnameOverride']}.{app['spec']['destination']['namespace']}.svc")
+    assert url.port == values["service"]["port"]
+
+    policy = _one(rendered_docs[env], "NetworkPolicy", "feature-materializer")
+    assert any(rule.get("to") and any(peer.get("namespaceSelector", {}).get("matchLabels", {}).get(
+        "kubernetes.io/metadata.name") == app["spec"]["destination"]["namespace"] for peer in rule["to"])
+        and {"protocol": "TCP", "port": url.port} in rule["ports"] for rule in policy["spec"]["egress"])
+
+    pushed = {metric.name for metric in freshness_registry([]).collect()}
+    rules = yaml.safe_load((repo_root / "monitoring/prometheus/rules.yaml").read_text())
+    alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    assert any(name in alerts["ShipyardFeaturesStale"] for name in pushed), alerts["ShipyardFeaturesStale"]

@@ -50,6 +50,23 @@ def test_normal_traffic_drifts_nowhere_and_joins_late_labels(use_trained_home, l
     assert result.report_path.endswith(".html") and "amount" in report
 
 
+def test_failed_requests_in_the_log_are_not_predictions(use_trained_home, labels_file):
+    """Records of failed requests (status 4xx/5xx, no score) sit among the predictions; the drift job and
+    its quality metrics see only the answered ones, however odd the failed requests' inputs."""
+    events = USE_CASE.generate(WINDOW, SEED, "normal")
+    events.to_parquet(labels_file)
+    answered = logged_rows(use_trained_home, USE_CASE, events).assign(status=200)
+    failed = answered.sample(1_000, random_state=1).assign(
+        status=503, error="online feature store unavailable", score=None, amount=900_000.0, hour=23,
+        merchant_category="refused", txn_count_7d=None, avg_amount_7d=None, max_amount_7d=None)
+    failed["request_id"] = [f"failed-{i}" for i in range(len(failed))]
+    write_log(use_trained_home, pd.concat([answered, failed]).sample(frac=1.0, random_state=2))
+    result = run_drift_job(use_trained_home, USE_CASE, WINDOW + len(failed), label_files=[labels_file])
+    assert drifted(result) == [] and not result.prediction_drift.drifted
+    assert result.window_rows == WINDOW and result.sampled_rows == WINDOW
+    assert result.quality.roc_auc > 0.8
+
+
 @pytest.mark.parametrize("scenario", ["amount_inflation", "merchant_mix_shift", "fraud_pattern_shift"])
 def test_a_scenario_drifts_exactly_its_declared_columns(use_trained_home, scenario):
     log_traffic(use_trained_home, scenario)

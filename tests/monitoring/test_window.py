@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from components.serving.prediction_log import PredictionLog
-from monitoring.window import iter_window, read_window, window_partitions
+from monitoring.window import answered, iter_window, read_window, window_partitions
 
 pytestmark = pytest.mark.unit
 
@@ -119,3 +119,24 @@ def test_the_sample_of_a_window_in_many_files_decodes_only_a_few(tmp_path):
     assert window.window_rows == 4_000 and len(window.rows) == 500 and window.rows["i"].is_unique
     assert window.stats.files == 5 and window.stats.rows == 500  # 5 files of 100 rows decoded, not 40
     assert window.rows["i"].is_monotonic_increasing and 1_000 < window.rows["i"].mean() < 3_000
+
+
+def test_only_answered_records_are_predictions(tmp_path):
+    """Failed requests are logged with their status and no score; readers of predictions drop them."""
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    log = PredictionLog(tmp_path, replica="r0")
+    log.append([{"i": k, "timestamp": (now + timedelta(seconds=k)).isoformat(), "model_version": 1,
+                 **({"score": 0.1, "status": 200} if k % 3 else {"score": None, "status": 400 + k, "error": "bad"})}
+                for k in range(30)])
+    log.close()
+    window = read_window(tmp_path, sample_rows=1_000)
+    assert window.window_rows == 30
+    kept = answered(window.rows, 1)
+    assert kept["i"].tolist() == [k for k in range(30) if k % 3] and kept["score"].notna().all()
+    assert answered(window.rows, 2).empty
+    streamed = list(iter_window(tmp_path, ["i", "score"], segments=window.segments, model_version=1,
+                                answered_only=True))
+    assert [i for chunk in streamed for i in chunk["i"]] == [k for k in range(30) if k % 3]
+    assert all(list(chunk.columns) == ["i", "score"] for chunk in streamed)
+    everything = list(iter_window(tmp_path, ["i"], segments=window.segments))
+    assert sum(len(chunk) for chunk in everything) == 30

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -19,7 +20,7 @@ import tritonclient.http as httpclient
 
 from shipyard_cli.processes import free_port
 from tests.serving.conftest import start_serve
-from tests.serving.platforms import copy_platform
+from tests.serving.platforms import copy_platform, logged_when
 
 pytestmark = pytest.mark.integration
 # tritonclient.grpc cannot share a process with KServe (both register the protobuf package
@@ -31,8 +32,8 @@ NUMPY = {"INT64": np.int64, "INT32": np.int32, "FP64": np.float64, "FP32": np.fl
 
 
 class Server:
-    def __init__(self, url: str, grpc_url: str, mode: str):
-        self.url, self.grpc_url, self.mode = url, grpc_url, mode
+    def __init__(self, url: str, grpc_url: str, mode: str, log_dir: Path | None = None):
+        self.url, self.grpc_url, self.mode, self.log_dir = url, grpc_url, mode, log_dir
         self.http_host = url.removeprefix("http://")
 
 
@@ -41,9 +42,10 @@ def server(request, trained_home, tmp_path_factory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp(f"oip-{request.param}") / "home"
     grpc_port = free_port()
     args = ["--grpc-port", str(grpc_port)] + ([] if request.param == "fast" else ["--no-fast-path"])
-    process, url = start_serve(copy_platform(trained_home, home), home / "serve.log", *args)
+    platform = copy_platform(trained_home, home)
+    process, url = start_serve(platform, home / "serve.log", *args)
     try:
-        yield Server(url, f"127.0.0.1:{grpc_port}", request.param)
+        yield Server(url, f"127.0.0.1:{grpc_port}", request.param, platform.settings.prediction_log_dir)
     finally:
         process.stop()
 
@@ -122,6 +124,11 @@ def test_grpc_bad_input_is_invalid_argument_naming_the_field(server):
     session = grpc_session(server, [{**ROWS[0], "hour": 99}])
     assert session["status"] == "StatusCode.INVALID_ARGUMENT", session
     assert "'hour' must be <= 23" in session["error"]
+    # The refused request is in the prediction log as a failed gRPC record, under the request's own id.
+    log = logged_when(server.log_dir, lambda log: ((log["protocol"] == "grpc") & (log["status"] == 400)).any())
+    failed = log[(log["protocol"] == "grpc") & (log["status"] == 400)]
+    assert failed["request_id"].tolist() == ["grpc-request"] and failed["score"].isna().all()
+    assert "'hour' must be <= 23" in failed["error"].iloc[0]
 
 
 def test_which_path_answered(server):

@@ -158,3 +158,13 @@ def test_two_processes_writing_at_once_lose_and_repeat_nothing(tmp_path):
     expected = {f"{name}-{i}" for name in ("one", "two") for i in range(count)}
     assert len(log) == 2 * count and set(log["request_id"]) == expected
     assert log["request_id"].is_unique and log["score"].notna().all()
+
+
+def test_the_readme_states_the_batch_settings_the_code_uses():
+    """The durability promise (what a crash can lose) is stated in the README from these constants."""
+    from components.serving.prediction_log import FLUSH_ROWS, FLUSH_SECONDS
+
+    text = " ".join((ROOT / "components" / "serving" / "README.md").read_text().split())
+    assert (f"at most the last {FLUSH_SECONDS:g} seconds of traffic, and never more than {FLUSH_ROWS:,} "
+            "records per process") in text
+    assert f"every {FLUSH_ROWS:,} records or {FLUSH_SECONDS:g} seconds" in text

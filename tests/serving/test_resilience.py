@@ -114,8 +114,16 @@ def test_redis_stopped_and_restarted_gives_bounded_503s_and_recovers_by_itself(t
         assert all(e.startswith("online feature store unavailable") for e in errors), errors
         assert server.process.poll() is None  # recovered without a restart
         answered = traffic.answered_ids()
-        log = logged_when(platform.settings.prediction_log_dir, lambda log: set(log["request_id"]) >= answered)
-        assert set(log["request_id"]) == answered
+        refused = {o[0] for o in outcomes if o[1] == 503}
+        log = logged_when(platform.settings.prediction_log_dir,
+                          lambda log: set(log["request_id"]) >= answered | refused)
+        # Answered requests once each as predictions; the 503s as failed records with their inputs, no score.
+        assert set(log.loc[log["status"] == 200, "request_id"]) == answered
+        assert (log.groupby("request_id").size() == 1).all()
+        failed = log[log["status"] != 200]
+        assert set(failed["request_id"]) == refused and (failed["status"] == 503).all()
+        assert failed["score"].isna().all() and failed["customer_id"].notna().all()
+        assert failed["error"].str.startswith("online feature store unavailable").all()
         after = log[log["request_id"].isin({o[0] for o in outcomes[recovered_from:] if o[1] == 200})]
         assert not after["features_missing"].any()  # the restarted Redis serves the same features
         metrics = httpx.get(f"{url}/metrics").text

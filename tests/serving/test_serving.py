@@ -128,7 +128,7 @@ def test_json_without_content_type_is_scored(sqlite_predictor):
     assert plain.status_code == 200, plain.text
 
 
-def test_prediction_log_holds_exactly_the_answered_instances(any_predictor):
+def test_prediction_log_holds_answered_instances_once_each_and_failed_requests_flagged(any_predictor):
     for i in range(5):
         response = predict(any_predictor, {"instances": [{**GOOD, "customer_id": 100 + i}]},
                            headers={"x-request-id": f"exact-{i}"})
@@ -136,17 +136,29 @@ def test_prediction_log_holds_exactly_the_answered_instances(any_predictor):
     assert predict(any_predictor, {"instances": [{**GOOD, "hour": 99}]},
                    headers={"x-request-id": "exact-bad-v1"}).status_code == 400
     assert infer(any_predictor, {"id": "exact-bad-v2", **v2_body([GOOD], hour={"data": [-1]})}).status_code == 400
+    too_big = httpx.post(f"{any_predictor.url}/v1/models/fraud:predict", content=b"x" * (MAX_BODY_BYTES + 1),
+                         headers={"x-request-id": "exact-too-big", "content-type": "application/json"}, timeout=10)
+    assert too_big.status_code == 413
     log = logged_when(any_predictor.prediction_log_dir,
-                      lambda log: log["request_id"].str.startswith("exact-").sum() >= 5)
+                      lambda log: log["request_id"].str.startswith("exact-").sum() >= 8)
     log = log[log["request_id"].str.startswith("exact-")]
-    assert len(log) == 5  # scored instances only: refused requests are not model traffic
-    newest = log.tail(5)
-    assert newest["customer_id"].tolist() == [100 + i for i in range(5)]
-    assert newest["request_id"].tolist() == [f"exact-{i}" for i in range(5)]
-    expected = {"request_id", "timestamp", "model_version", "score", "customer_id", "amount", "merchant_category",
-                "hour", "txn_count_7d", "avg_amount_7d", "max_amount_7d", "features_missing", "features_stale"}
+    answered, failed = log[log["status"] == 200], log[log["status"] != 200]
+    # Every answered instance once; every failed request once, flagged with its status and error.
+    assert sorted(answered["request_id"]) == [f"exact-{i}" for i in range(5)]
+    assert answered["customer_id"].tolist() == [100 + i for i in range(5)]
+    assert answered["score"].notna().all() and answered["error"].isna().all()
+    assert answered["model_version"].tolist() == [1] * 5
+    assert dict(zip(failed["request_id"], failed["status"], strict=True)) == {
+        "exact-bad-v1": 400, "exact-bad-v2": 400, "exact-too-big": 413}
+    assert failed["score"].isna().all()  # no prediction, no features
+    assert failed[["txn_count_7d", "avg_amount_7d", "max_amount_7d"]].isna().all().all()
+    errors = dict(zip(failed["request_id"], failed["error"], strict=True))
+    assert "hour" in errors["exact-bad-v1"] and "hour" in errors["exact-bad-v2"]
+    assert set(failed["protocol"]) == {"v1", "v2"}
+    expected = {"request_id", "timestamp", "status", "error", "model_version", "score", "customer_id", "amount",
+                "merchant_category", "hour", "txn_count_7d", "avg_amount_7d", "max_amount_7d", "features_missing",
+                "features_stale"}
     assert expected <= set(log)
-    assert newest["model_version"].tolist() == [1] * 5
 
 
 def test_unknown_customer_is_scored_with_no_history_and_counted(any_predictor):
@@ -185,3 +197,44 @@ def test_metrics_endpoint_exports_serving_metrics(any_predictor):
     assert f'shipyard_feature_lookup_duration_seconds_count{{model="fraud",store="{store}",version="1"}}' in metrics
     assert 'shipyard_model_info{feature_service="fraud_model_v1",model="fraud",version="1"} 1.0' in metrics
     assert 'code="400"' in metrics and 'code="200"' in metrics
+
+
+@pytest.fixture(scope="module")
+def kserve_route_predictor(trained_home, tmp_path_factory):
+    """A predictor with the fast path off: KServe's own routes answer, after the middleware's checks."""
+    from tests.serving.conftest import start_serve
+    from tests.serving.platforms import copy_platform
+
+    home = tmp_path_factory.mktemp("kserve-route") / "home"
+    platform = copy_platform(trained_home, home)
+    process, url = start_serve(platform, home / "serve.log", "--no-fast-path")
+    try:
+        yield url, platform.settings.prediction_log_dir
+    finally:
+        process.stop()
+
+
+def test_failed_requests_on_kserves_route_are_logged_as_failed(kserve_route_predictor):
+    url, log_dir = kserve_route_predictor
+    ok = httpx.post(f"{url}/v1/models/fraud:predict", json={"instances": [GOOD]}, headers={"x-request-id": "k-ok"})
+    assert ok.status_code == 200, ok.text
+    bad = httpx.post(f"{url}/v2/models/fraud/infer", json={"id": "k-bad-json", **v2_body([GOOD], hour={"data": [99]})})
+    assert bad.status_code == 400
+    # Binary tensor data goes to KServe's codec and the predictor (the middleware cannot check it); "hour"
+    # is missing, so KServe's route answers the 400.
+    header = json.dumps({"inputs": [
+        {"name": "customer_id", "shape": [1], "datatype": "INT64", "parameters": {"binary_data_size": 8}},
+        {"name": "amount", "shape": [1], "datatype": "FP64", "data": [42.5]},
+        {"name": "merchant_category", "shape": [1], "datatype": "BYTES", "data": ["grocery"]}]}).encode()
+    binary = httpx.post(f"{url}/v2/models/fraud/infer", content=header + (17).to_bytes(8, "little"),
+                        headers={"inference-header-content-length": str(len(header)), "x-request-id": "k-binary",
+                                 "content-type": "application/octet-stream"})
+    assert 400 <= binary.status_code < 500, binary.text
+    log = logged_when(log_dir, lambda log: log["request_id"].isin(["k-ok", "k-bad-json", "k-binary"]).sum() >= 3)
+    rows = log[log["request_id"].str.startswith("k-")].set_index("request_id")
+    assert sorted(rows.index) == ["k-bad-json", "k-binary", "k-ok"]  # each once
+    assert rows.loc["k-ok", "status"] == 200 and rows.loc["k-ok", "score"] >= 0
+    assert rows.loc["k-bad-json", "status"] == 400 and "hour" in rows.loc["k-bad-json", "error"]
+    assert rows.loc["k-binary", "status"] == binary.status_code
+    assert rows.loc["k-binary", "error"] == binary.json()["error"]
+    assert rows.loc[["k-bad-json", "k-binary"], "score"].isna().all()
