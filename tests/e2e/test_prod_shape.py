@@ -6,19 +6,20 @@ with the manifests' environment; two predictors serve at once; drift, alert and 
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from tests.conftest import fail_in_ci_else_skip
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600), pytest.mark.slow]
 
 
 def test_prod_shape_runs_the_whole_loop_with_empty_homes(tmp_path):
-    if not any(os.access(os.path.join(p, "prometheus"), os.X_OK) for p in os.environ.get("PATH", "").split(":")):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("prometheus is required in CI (make prometheus-tools)")
-        pytest.skip("prometheus is not installed (make prometheus-tools)")
+    if shutil.which("prometheus") is None:
+        fail_in_ci_else_skip("prometheus is not installed (make prometheus-tools)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
     workdir = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "shipyard_cli.main", "demo-prod", "--rows", "6000",

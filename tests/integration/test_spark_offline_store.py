@@ -114,11 +114,10 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.integration
 @pytest.mark.timeout(900)
 def test_spark_and_duckdb_offline_stores_build_the_same_training_set(tmp_path):
+    from tests.conftest import fail_in_ci_else_skip  # here: this file also runs as a script in .venv-spark
+
     if not SPARK_PYTHON.exists():
-        message = "the Spark virtualenv .venv-spark is missing: run `make spark-venv`"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
+        fail_in_ci_else_skip("the Spark virtualenv .venv-spark is missing: run `make spark-venv`")
     entities = write_inputs(tmp_path)
     duckdb_rows = historical_features("duckdb", tmp_path)
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONPATH": str(ROOT), "PYSPARK_PYTHON": str(SPARK_PYTHON)}

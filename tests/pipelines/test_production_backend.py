@@ -15,6 +15,7 @@ import pytest
 from shipyard.features import chunks
 from shipyard.settings import Settings
 from shipyard_cli.processes import free_port, start_mlflow_server
+from tests.conftest import fail_in_ci_else_skip
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +27,7 @@ def redis_db():
     try:
         db = free_redis_db()
     except Exception as exc:  # noqa: BLE001 - any failure to reach Redis
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is required in CI: {exc}")
-        pytest.skip(f"Redis is not reachable: {exc}")
+        fail_in_ci_else_skip(f"Redis is not reachable: {exc}")
     import redis
 
     yield f"redis://127.0.0.1:6379/{db}"
