@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -19,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
+
+from shipyard_cli.processes import ServerProcess
 
 GIB = 1024**3
 
@@ -58,38 +59,36 @@ def run_step(step: str, rows: int, args: list[str], env: dict[str, str], log: Pa
     """``python -m benchmarks.scale.steps STEP ARGS`` in a new process group; its JSON detail read back."""
     detail_path = log.with_suffix(".json")
     detail_path.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "benchmarks.scale.steps", step, "--detail", str(detail_path), *args]
     load = os.getloadavg()[0]
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env},
-                                 start_new_session=True)
-        peak, killed, done = [0], [False], threading.Event()
+    log.unlink(missing_ok=True)
+    # The harness's process supervisor starts it (own process group, output to the log); the
+    # measuring is here: wait4 gives the step's rusage, a thread samples its tree's memory.
+    step_process = ServerProcess([step, "--detail", str(detail_path), *args], log, env,
+                                 program=[sys.executable, "-m", "benchmarks.scale.steps"])
+    started = time.perf_counter()
+    child = step_process.start().process
+    peak, killed, done = [0], [False], threading.Event()
 
-        def watch() -> None:
-            watched = psutil.Process(child.pid)
-            while not done.wait(0.1):
-                try:
-                    peak[0] = max(peak[0], _tree_rss(watched))
-                except psutil.Error:
-                    return
-                if peak[0] > memory_cap or time.perf_counter() - started > timeout:
-                    killed[0] = True
-                    os.killpg(child.pid, signal.SIGKILL)
-                    return
+    def watch() -> None:
+        watched = psutil.Process(child.pid)
+        while not done.wait(0.1):
+            try:
+                peak[0] = max(peak[0], _tree_rss(watched))
+            except psutil.Error:
+                return
+            if peak[0] > memory_cap or time.perf_counter() - started > timeout:
+                killed[0] = True
+                os.killpg(child.pid, signal.SIGKILL)
+                return
 
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
-        done.set()
-        watcher.join()
-        child.returncode = os.waitstatus_to_exitcode(status)
-    try:  # the whole group: nothing the step started may outlive it
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    done.set()
+    watcher.join()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    step_process.stop()  # the whole group: nothing the step started may outlive it
     peak_bytes = max(usage.ru_maxrss * 1024, peak[0])
     cpu = usage.ru_utime + usage.ru_stime
     detail = json.loads(detail_path.read_text()) if detail_path.exists() else {}
