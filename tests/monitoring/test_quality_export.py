@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from monitoring.exporter import DriftMetrics
 from monitoring.service import run_once
-from shipyard import registry
+from shipyard import data, registry
 from shipyard.settings import Settings
 from tests.monitoring.logged_traffic import SEED, logged_rows, write_log
 from usecases.fraud import USE_CASE
@@ -34,7 +34,9 @@ def quality_after(trained: Settings, tmp_path, scenario: str) -> dict[str, float
     settings.ensure_dirs()
     events = USE_CASE.generate(WINDOW, SEED, scenario)
     write_log(settings, logged_rows(trained, USE_CASE, events))
-    events.to_parquet(settings.data_dir / f"traffic-{scenario}.parquet")  # the late-label feed
+    feed = data.events_path(settings, scenario)  # the late-label feed, where `data generate` writes traffic
+    feed.parent.mkdir(parents=True, exist_ok=True)
+    events.to_parquet(feed)
     metrics = DriftMetrics(CollectorRegistry())
     assert run_once(settings, USE_CASE, metrics, WINDOW)
     labels = {"model": "fraud", "version": "1"}
