@@ -100,6 +100,9 @@ def alert_expressions() -> list[str]:
     return exprs
 
 
+PUSHED_BY_THE_MATERIALIZER = {"shipyard_feature_newest_event_timestamp_seconds", "shipyard_feature_freshness_seconds"}
+
+
 def as_promql(expr: str) -> str:
     for name, value in GRAFANA_VARS.items():
         expr = expr.replace(name, value)
@@ -223,12 +226,15 @@ def test_drift_fires_the_alert_and_the_promotion_is_pushed_to_the_gitops_remote(
         drift_alerts = {name for name, a in firing.items() if a["labels"].get("category") in ("drift", "quality")}
         assert run["record"]["gate"] and run["record"]["reason"].split(":")[0] in drift_alerts
 
-        # Every dashboard panel and every alert reads series that exist in the live Prometheus.
+        # Every dashboard panel and every alert reads series that exist in the live Prometheus, but for the
+        # materialization job's: it pushes them to a Pushgateway, which the local stack does not run
+        # (the feature freshness rules are tested with promtool, monitoring/prometheus/tests/).
         for expr in panel_queries():
-            assert stack.query(as_promql(expr)), f"panel query without data: {expr}"
+            if not selected_series(expr) & PUSHED_BY_THE_MATERIALIZER:
+                assert stack.query(as_promql(expr)), f"panel query without data: {expr}"
         for expr in alert_expressions():
             stack.query(as_promql(expr))  # evaluates without error
-            for name in selected_series(expr):
+            for name in selected_series(expr) - PUSHED_BY_THE_MATERIALIZER:
                 assert stack.query(name if ":" in name else f'{{__name__="{name}"}}'), f"{name} in {expr}"
     finally:
         stack.stop()
