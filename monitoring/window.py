@@ -319,3 +319,8 @@ def iter_window(location: str | Path, columns: list[str], *, last_rows: int | No
         if answered_only and STATUS in table.column_names:
             table = table.filter(pc.equal(table.column(STATUS), ANSWERED))
         yield _frame(table.drop_columns([c for c in extra if c not in columns and c in table.column_names]))
+
+
+def answered_count(location: str | Path, since: datetime | None = None) -> int:
+    """How many predictions (status 200) the log holds, since ``since``; only the status column is read."""
+    return sum(len(frame) for frame in iter_window(location, [STATUS], since=since, answered_only=True))

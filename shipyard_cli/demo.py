@@ -28,7 +28,8 @@ from shipyard import data, features, registry
 from shipyard.settings import Settings
 from shipyard.uris import mask_password
 from shipyard.usecase import UseCase
-from shipyard_cli.processes import free_port, poll, start_predictor
+from shipyard_cli.processes import free_port, start_predictor
+from shipyard_cli.replay import wait_until_logged
 
 SEED = 7
 LABEL_WAIT = pd.Timedelta(days=14)  # how long the demo lets chargebacks arrive after the drifted week
@@ -100,18 +101,6 @@ def _replay_phase(console: Console, url: str, events: pd.DataFrame, use_case: Us
         stats = replay(url, events, use_case, on_progress=lambda n: progress.update(task, completed=n))
     console.print(f"[green]✓[/green] replayed {label} traffic")
     return stats
-
-
-def _wait_until_logged(settings: Settings, since: datetime, requests: int) -> None:
-    """The predictor writes its log in batches (every FLUSH_SECONDS or FLUSH_ROWS records), as it does in
-    production; the drift job reads what is written, so wait until the replayed requests are."""
-    from components.serving.prediction_log import FLUSH_SECONDS
-    from monitoring.window import window_segments
-
-    def logged() -> bool:
-        return sum(s.kept for s in window_segments(settings.prediction_log_dir, since=since)) >= requests
-
-    poll(logged, FLUSH_SECONDS + 30, f"the predictor did not log the {requests} replayed requests", interval=0.5)
 
 
 def _alert_loop(console: Console, settings: Settings, drift_onset: float, port: int, window_rows: int):
@@ -225,7 +214,7 @@ def run_demo(settings: Settings, use_case: UseCase, console: Console, *, rows: i
             phase.stats = _replay_phase(console, url, events, use_case, phase.name)
             with _step(console, f"computing drift of the {phase.name} window with Evidently",
                        f"computed drift of the {phase.name} window"):
-                _wait_until_logged(settings, datetime.fromtimestamp(drift_onset, UTC), phase.stats.ok)
+                wait_until_logged(settings.prediction_log_dir, phase.stats.ok, datetime.fromtimestamp(drift_onset, UTC))
                 phase.drift = run_drift_job(settings, use_case, window_rows=len(events))
         # The labels reach the store before the alert's retraining reads its window.
         ingest_drifted(settings, use_case, console, run, scenario)

@@ -35,6 +35,7 @@ import pandas as pd
 from shipyard.settings import COMPONENT_VARIABLES, Settings
 from shipyard.usecase import UseCase
 from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlflow_server
+from shipyard_cli.replay import wait_until_logged
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379"
@@ -234,7 +235,7 @@ def run_prod_demo(use_case: UseCase, *, rows: int, traffic: int, scenario: str, 
             say(f"replayed {phase} traffic on both predictors: {sum(answered)}/{requests} answered so far")
         # Each predictor writes its log in batches (every FLUSH_SECONDS or FLUSH_ROWS records): wait for
         # the answered requests to be on disk before counting them and before the drift job reads them.
-        logged = _wait_for_logged_rows(shape.shared.prediction_log_dir, sum(answered))
+        logged = wait_until_logged(shape.shared.prediction_log_dir, sum(answered))
 
         alert = retraining = None
         if alert_loop:
@@ -250,26 +251,6 @@ def run_prod_demo(use_case: UseCase, *, rows: int, traffic: int, scenario: str, 
     if owned:
         shutil.rmtree(workdir, ignore_errors=True)
     return outcome
-
-
-def _logged_rows(log_dir: Path) -> int:
-    """Answered requests' rows in the prediction log (status 200: failed requests are records too)."""
-    from components.serving.prediction_log import read_prediction_log
-
-    log = read_prediction_log(log_dir)
-    if log.empty:
-        return 0
-    return int((log["status"] == 200).sum()) if "status" in log.columns else len(log)
-
-
-def _wait_for_logged_rows(log_dir: Path, answered: int) -> int:
-    """The answered rows once at least ``answered`` are written, or after three flush intervals."""
-    from components.serving.prediction_log import FLUSH_SECONDS
-
-    deadline = time.monotonic() + 3 * FLUSH_SECONDS
-    while (rows := _logged_rows(log_dir)) < answered and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return rows
 
 
 def describe(outcome: ProdDemoOutcome) -> list[str]:

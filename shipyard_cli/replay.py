@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -44,3 +46,16 @@ def replay(base_url: str, events: pd.DataFrame, use_case: UseCase,
     ms = np.array(latencies) * 1000
     return ReplayStats(len(ms), len(ms) - errors, errors, float(np.percentile(ms, 50)) if len(ms) else 0.0,
                        float(np.percentile(ms, 99)) if len(ms) else 0.0, elapsed)
+
+
+def wait_until_logged(log_dir: Path, answered: int, since: datetime | None = None) -> int:
+    """Predictors write their log in batches (every FLUSH_SECONDS or FLUSH_ROWS records), as in production:
+    the answered requests logged (since ``since``) once ``answered`` are written, or what is there after
+    the wait (the drift job then says what is missing)."""
+    from components.serving.prediction_log import FLUSH_SECONDS
+    from monitoring.window import answered_count
+
+    deadline = time.monotonic() + FLUSH_SECONDS + 30
+    while (logged := answered_count(log_dir, since)) < answered and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return logged
