@@ -23,8 +23,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# USE_CASE=NAME selects another installed use case (default: SHIPYARD_USE_CASE, else fraud).
+USE_CASE ?=
+USE_CASE_OPTION = $(if $(USE_CASE),--use-case $(USE_CASE))
+
 demo: $(STAMP) prometheus-tools
-	$(BIN)/shipyard demo
+	$(BIN)/shipyard $(USE_CASE_OPTION) demo
 
 # The suite needs the manifest tools (.venv-tools), promtool/amtool and redis-server (the serving
 # outage test starts its own Redis; Debian packages, installed when missing).

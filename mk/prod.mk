@@ -4,4 +4,4 @@
 .PHONY: demo-prod
 
 demo-prod: $(STAMP) prometheus-tools
-	$(BIN)/shipyard demo-prod
+	$(BIN)/shipyard $(USE_CASE_OPTION) demo-prod

@@ -113,7 +113,8 @@ def demo(rows: int = typer.Option(40_000, min=2_000, help="Baseline events to ge
 @readable_errors
 def demo_prod(rows: int = typer.Option(20_000, min=2_000, help="Baseline events to generate."),
               traffic: int = typer.Option(1_000, min=100, help="Requests replayed per traffic phase."),
-              scenario: str = typer.Option("amount_inflation", help="Drift scenario of the second phase."),
+              scenario: str = typer.Option(None, help="Drift scenario of the second phase (default: the use "
+                                           "case's demo scenario)."),
               workdir: Path = typer.Option(None, help="Keep the run's folders and logs here (default: a "
                                            "temporary folder, deleted at the end)."),
               alert_loop: bool = typer.Option(True, help="End with Prometheus + Alertmanager: drift alert "
@@ -128,6 +129,7 @@ def demo_prod(rows: int = typer.Option(20_000, min=2_000, help="Baseline events 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     use_case = load_use_case(os.environ.get("SHIPYARD_USE_CASE", "fraud"))
+    scenario = scenario or use_case.demo_scenario or next(iter(use_case.scenarios))
     use_case.scenario(scenario)
     console.rule(f"Shipyard production-shape demo: {use_case.name}")
     outcome = run_prod_demo(use_case, rows=rows, traffic=traffic, scenario=scenario, workdir=workdir,

@@ -26,6 +26,9 @@ def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training
                  max_iter: int = typer.Option(None, min=1, help="Boosting rounds / solver iterations."),
                  min_roc_auc: float = typer.Option(None, help="ROC AUC a model needs to become champion."),
                  min_pr_auc: float = typer.Option(None, help="PR AUC a model needs to become champion."),
+                 max_mae: float = typer.Option(None, min=0.0, help="Regression: the largest MAE (in the label's "
+                                               "unit) a model may have to become champion (default: the use "
+                                               "case's own)."),
                  tolerance: float = typer.Option(None, min=0.0, help="How much better than the champion on the "
                                                  "evaluation window a challenger must be."),
                  reason: str = typer.Option(None, help="retraining: why (e.g. the alert)."),
@@ -52,7 +55,7 @@ def pipeline_run(name: str = typer.Argument(..., help="Pipeline to run: training
         return
     given = {"as_of": as_of, "training_days": training_days, "evaluation_days": evaluation_days,
              "model_family": model_family, "max_iter": max_iter, "min_roc_auc": min_roc_auc,
-             "min_pr_auc": min_pr_auc, "tolerance": tolerance}
+             "min_pr_auc": min_pr_auc, "max_mae": max_mae, "tolerance": tolerance}
     parameters = {key: value for key, value in given.items() if value is not None}
     if name == "retraining" and (not reason or not idempotency_key):
         raise UserError("retraining needs --reason and --idempotency-key")

@@ -17,7 +17,8 @@ from monitoring.drift import DriftResult
 if TYPE_CHECKING:
     from shipyard_cli.demo import DemoRun
 
-HEADLINE = ("roc_auc", "pr_auc", "recall_at_alert_rate")
+HEADLINE = ("roc_auc", "pr_auc", "recall_at_alert_rate",  # a classifier's
+            "mae", "rmse", "p90_absolute_error")  # a regression's (in the label's unit)
 
 
 def drift_table(result: DriftResult, title: str | None = None) -> Table:
