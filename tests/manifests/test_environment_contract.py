@@ -23,7 +23,7 @@ pytestmark = pytest.mark.unit
 # component -> (kind, name, container) of its workload in the rendered manifests
 WORKLOADS = {
     "predictor": ("InferenceService", "fraud", "kserve-container"),
-    "drift-monitor": ("Deployment", "drift-monitor", "drift-monitor"),
+    "drift-monitor": ("Deployment", "fraud-drift-monitor", "drift-monitor"),
     "materializer": ("CronJob", "feature-materializer", "materializer"),
     "feature-server": ("Deployment", "feast-feature-server", "feast"),
 }
@@ -115,6 +115,9 @@ def test_values_come_from_the_settings_config_map_or_a_secret(dev, component):
     secrets = {d["spec"]["target"]["name"] for d in dev if d["kind"] == "ExternalSecret"}
     for entry in _container(dev, *WORKLOADS[component]).get("env", []):
         if entry["name"] in NOT_SETTINGS or entry["name"] == "SHIPYARD_MODEL_VERSION":  # pinned per overlay
+            continue
+        if entry["name"] == "SHIPYARD_USE_CASE" and "value" in entry:  # set by the use case's own Component
+            assert entry["value"] == WORKLOADS[component][1].removesuffix("-drift-monitor"), (component, entry)
             continue
         source = entry.get("valueFrom", {})
         if "configMapKeyRef" in source:
