@@ -2,9 +2,10 @@
 
 `promote` rewrites `SHIPYARD_MODEL_VERSION` in the model's pin in `manifests/overlays/ENV/` and
 commits that single line on a branch (the pin: `model-version.yaml` when it names the model, else
-`model-version-<model>.yaml`, one file per use case, see `pin_path`); `rollback` does the same with the previous version; the
-canary verdict compares canary and stable on Prometheus signals and commits promote (canary traffic
-to 100) or rollback. Argo CD applies whatever lands on main. Git is driven through its CLI.
+`model-version-<model>.yaml`, one file per use case, see `pin_path`); `rollback` does the same
+with the previous version; the canary verdict compares canary and stable on Prometheus signals and
+commits promote (canary traffic to 100) or rollback.
+Argo CD applies whatever lands on main. Git is driven through its CLI.
 
 Commits are made in a temporary worktree (or, for the pipeline, a temporary clone), never in the
 user's checkout: the branch appears in the repository, the checked-out branch and files stay as
