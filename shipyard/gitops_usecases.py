@@ -61,7 +61,7 @@ metadata:
   name: $name
   labels:
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
   annotations:
     # After MLflow, Redis and the log volume (wave 0/-1): the predictor loads its model at start.
     argocd.argoproj.io/sync-wave: "1"
@@ -77,7 +77,7 @@ spec:
     labels:
       app.kubernetes.io/name: $name-predictor
       shipyard.io/role: predictor  # what the shared services' NetworkPolicies admit
-      shipyard.io/use-case: $name
+      shipyard.io/use-case: $use_case
     securityContext:
       runAsNonRoot: true
       runAsUser: 10001
@@ -97,7 +97,7 @@ spec:
             protocol: TCP
         env:
           - name: SHIPYARD_USE_CASE
-            value: $name
+            value: $use_case
 $predictor_env          - name: SHIPYARD_FEAST_REGISTRY_URI
             valueFrom: {secretKeyRef: {name: feast-registry, key: uri}}
           - name: SHIPYARD_MODEL_VERSION
@@ -134,7 +134,7 @@ $predictor_env          - name: SHIPYARD_FEAST_REGISTRY_URI
         volumeMounts:
           - name: prediction-log  # its own sub-directory: use cases never read each other's logs
             mountPath: /var/lib/shipyard/predictions
-            subPath: $name
+            subPath: $use_case
           - name: tmp
             mountPath: /tmp
     volumes:
@@ -152,7 +152,7 @@ metadata:
   name: $name-predictor
   labels:
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
   annotations:
     argocd.argoproj.io/sync-wave: "-1"
 automountServiceAccountToken: false
@@ -166,7 +166,7 @@ metadata:
   labels:
     app.kubernetes.io/name: $name-predictor-metrics
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
 spec:
   clusterIP: None
   selector:
@@ -187,7 +187,7 @@ metadata:
   labels:
     app.kubernetes.io/name: $name-predictor
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
   annotations:
     argocd.argoproj.io/sync-wave: "3"
 spec:
@@ -203,7 +203,7 @@ spec:
         - sourceLabels: [__meta_kubernetes_pod_label_serving_knative_dev_revision]
           targetLabel: revision
         - targetLabel: use_case
-          replacement: $name
+          replacement: $use_case
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -211,7 +211,7 @@ metadata:
   name: $name-predictor
   labels:
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
   annotations:
     argocd.argoproj.io/sync-wave: "-1"
 spec:
@@ -272,7 +272,7 @@ metadata:
   name: $name-drift-reports
   labels:
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
   annotations:
     argocd.argoproj.io/sync-wave: "-1"
     shipyard.io/sizing-reports-per-day: "1440"
@@ -290,7 +290,7 @@ metadata:
   labels:
     app.kubernetes.io/name: $name-drift-monitor
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
 spec:
   selector:
     app.kubernetes.io/name: $name-drift-monitor
@@ -307,7 +307,7 @@ metadata:
   labels:
     app.kubernetes.io/name: $name-drift-monitor
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
 spec:
   replicas: 1  # one writer of drift gauges; two would export conflicting windows
   strategy:
@@ -320,7 +320,7 @@ spec:
       labels:
         app.kubernetes.io/name: $name-drift-monitor
         shipyard.io/role: drift-monitor  # what the shared services' NetworkPolicies admit
-        shipyard.io/use-case: $name
+        shipyard.io/use-case: $use_case
     spec:
       serviceAccountName: drift-monitor
       automountServiceAccountToken: false
@@ -342,7 +342,7 @@ spec:
               protocol: TCP
           env:
             - name: SHIPYARD_USE_CASE
-              value: $name
+              value: $use_case
 $monitor_env            - name: SHIPYARD_FEAST_REGISTRY_URI
               valueFrom: {secretKeyRef: {name: feast-registry, key: uri}}
             - name: SHIPYARD_MODEL_VERSION
@@ -383,7 +383,7 @@ $monitor_env            - name: SHIPYARD_FEAST_REGISTRY_URI
           volumeMounts:
             - name: prediction-log  # writable: retention deletes partitions older than SHIPYARD_RETENTION_DAYS
               mountPath: /var/lib/shipyard/predictions
-              subPath: $name  # the sub-directory its predictor writes
+              subPath: $use_case  # the sub-directory its predictor writes
             - name: kfp-token
               mountPath: /var/run/secrets/kubeflow/pipelines
               readOnly: true
@@ -416,7 +416,7 @@ metadata:
   labels:
     app.kubernetes.io/name: $name-drift-monitor
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
   annotations:
     argocd.argoproj.io/sync-wave: "3"
 spec:
@@ -429,7 +429,7 @@ spec:
       interval: 60s  # drift windows change slowly; the staleness alert uses the timestamp gauge
       relabelings:
         - targetLabel: use_case
-          replacement: $name
+          replacement: $use_case
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -437,7 +437,7 @@ metadata:
   name: $name-drift-monitor
   labels:
     app.kubernetes.io/part-of: shipyard
-    shipyard.io/use-case: $name
+    shipyard.io/use-case: $use_case
   annotations:
     argocd.argoproj.io/sync-wave: "-1"
 spec:
@@ -485,7 +485,7 @@ spec:
 PIN = Template("""\
 # The $model model version $env serves. Promotion and rollback rewrite only the SHIPYARD_MODEL_VERSION
 # line (`shipyard promote --env $env --model $model --version N`). Not deployed itself (local-config):
-# manifests/usecases/$name copies the value into its predictor and drift monitor. Created by
+# manifests/usecases/$use_case copies the value into its predictor and drift monitor. Created by
 # `python -m shipyard.gitops_render` with version "1" until the first promotion.
 apiVersion: v1
 kind: ConfigMap
@@ -499,9 +499,14 @@ data:
 """)
 
 
+def k8s_name(use_case: UseCase) -> str:
+    """The use case's name as Kubernetes object names allow it (a package name may hold underscores)."""
+    return use_case.name.replace("_", "-")
+
+
 def component(use_case: UseCase) -> dict:
     """The use case's Component: its objects, and the pin copied into predictor and monitor."""
-    name = use_case.name
+    name = k8s_name(use_case)
     return {
         "apiVersion": "kustomize.config.k8s.io/v1alpha1",
         "kind": "Component",
@@ -526,7 +531,7 @@ def _dump(obj: dict) -> str:
 
 def render_use_case(use_case: UseCase) -> dict[Path, str]:
     """Relative path -> content of the use case's generated Component."""
-    values = {"name": use_case.name, "model": use_case.model_name,
+    values = {"name": k8s_name(use_case), "use_case": use_case.name, "model": use_case.model_name,
               "pin": f"overlays/<env>/{pin_file_name(use_case.model_name)} or model-version.yaml",
               "predictor_env": _env_from_settings(_PREDICTOR_SETTINGS, 10),
               "monitor_env": _env_from_settings(_MONITOR_SETTINGS, 12)}
@@ -573,9 +578,9 @@ def pin_problems(root: Path, use_cases: list[UseCase]) -> list[str]:
             if not file.is_file():
                 problems.append(f"{file.relative_to(root)} is missing")
                 continue
-            pin = yaml.safe_load(file.read_text())
-            if pin["metadata"]["name"] != f"model-pin-{use_case.name}" or not _pins_model(file, use_case.model_name):
-                problems.append(f"{file.relative_to(root)} must be ConfigMap model-pin-{use_case.name} "
+            named = yaml.safe_load(file.read_text())["metadata"]["name"] == f"model-pin-{k8s_name(use_case)}"
+            if not named or not _pins_model(file, use_case.model_name):
+                problems.append(f"{file.relative_to(root)} must be ConfigMap model-pin-{k8s_name(use_case)} "
                                 f"pinning model {use_case.model_name!r}")
             if file.name not in listed:
                 problems.append(f"{(overlay / 'kustomization.yaml').relative_to(root)} does not list {file.name}")
@@ -597,7 +602,8 @@ def write_pins(root: Path, use_cases: list[UseCase]) -> list[Path]:
         for use_case in use_cases:
             file = _pin_path(root, env, use_case)
             if not file.is_file():
-                file.write_text(PIN.substitute(name=use_case.name, model=use_case.model_name, env=env))
+                file.write_text(PIN.substitute(name=k8s_name(use_case), use_case=use_case.name,
+                                               model=use_case.model_name, env=env))
                 changed.append(file)
             text = kustomization.read_text()
             if file.name not in (yaml.safe_load(text) or {}).get("resources", []):

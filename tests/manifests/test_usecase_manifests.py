@@ -5,6 +5,7 @@ one-line file, scraped by its own ServiceMonitors, reading and writing only its 
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -89,22 +90,25 @@ def test_pin_files_are_distinct_per_use_case_and_environment():
 def test_a_new_use_case_gets_a_component_a_pin_per_environment_and_renders(tmp_path, kubectl):
     """What `make manifests-generate` does for a newly installed use case, in a copy of manifests/."""
     shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
-    eta = dataclasses.replace(USE_CASES[0], name="eta", model_name="eta")
-    use_cases = [*USE_CASES, eta]
+    # A package name may hold underscores; Kubernetes names may not.
+    late = dataclasses.replace(USE_CASES[0], name="late_fees", model_name="late_fees")
+    use_cases = [*USE_CASES, late]
     problems = gitops_usecases.pin_problems(tmp_path, use_cases)
-    assert "manifests/overlays/dev/model-version-eta.yaml is missing" in problems
+    assert "manifests/overlays/dev/model-version-late_fees.yaml is missing" in problems
     gitops_render.write_files(tmp_path, gitops_usecases.render_use_cases(use_cases))
     changed = gitops_usecases.write_pins(tmp_path, use_cases)
     assert {p.relative_to(tmp_path).as_posix() for p in changed} == {
         f"manifests/overlays/{env}/{name}" for env in OVERLAYS
-        for name in ("model-version-eta.yaml", "kustomization.yaml")}
+        for name in ("model-version-late_fees.yaml", "kustomization.yaml")}
     assert gitops_usecases.write_pins(tmp_path, use_cases) == []  # the pins now belong to promotion
     assert gitops_usecases.pin_problems(tmp_path, use_cases) == []
     done = subprocess.run([kubectl, "kustomize", str(tmp_path / "manifests/overlays/dev")],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     docs = [d for d in yaml.safe_load_all(done.stdout) if d]
-    [predictor] = _one(docs, "InferenceService", "eta")["spec"]["predictor"]["containers"]
-    assert _env(predictor)["SHIPYARD_MODEL_VERSION"] == "1" and _env(predictor)["SHIPYARD_USE_CASE"] == "eta"
-    assert _one(docs, "Deployment", "eta-drift-monitor")
-    assert gitops.pin_path(tmp_path, "dev", "eta") == Path("manifests/overlays/dev/model-version-eta.yaml")
+    [predictor] = _one(docs, "InferenceService", "late-fees")["spec"]["predictor"]["containers"]
+    assert _env(predictor)["SHIPYARD_MODEL_VERSION"] == "1" and _env(predictor)["SHIPYARD_USE_CASE"] == "late_fees"
+    assert _one(docs, "Deployment", "late-fees-drift-monitor")
+    dns = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    assert all(dns.match(d["metadata"]["name"]) for d in docs), [d["metadata"]["name"] for d in docs]
+    assert gitops.pin_path(tmp_path, "dev", "late_fees") == Path("manifests/overlays/dev/model-version-late_fees.yaml")
