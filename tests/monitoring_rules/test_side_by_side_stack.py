@@ -132,3 +132,12 @@ def test_prometheus_scrapes_two_predictors_and_two_monitors_apart(tmp_path):
         for exporter in exporters:
             exporter.shutdown()
             exporter.server_close()
+
+
+def test_one_monitor_keeps_the_projects_routes_and_receiver(tmp_path):
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    rendered = render_alertmanager_config(config, monitor=9200, token_file=tmp_path / "token")
+    assert rendered["route"] == config["route"]
+    [hook] = next(r for r in rendered["receivers"] if r["name"] == "shipyard-monitor")["webhook_configs"]
+    assert hook["url"] == "http://127.0.0.1:9200/hooks/alertmanager"
+    assert [r["name"] for r in rendered["receivers"]] == [r["name"] for r in config["receivers"]]
