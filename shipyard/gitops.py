@@ -1,9 +1,11 @@
 """Promotion by commit: the model version an environment serves is one line in its overlay.
 
-`promote` rewrites `SHIPYARD_MODEL_VERSION` in `manifests/overlays/ENV/model-version.yaml` and
-commits that single line on a branch; `rollback` does the same with the previous version; the
-canary verdict compares canary and stable on Prometheus signals and commits promote (canary traffic
-to 100) or rollback. Argo CD applies whatever lands on main. Git is driven through its CLI.
+`promote` rewrites `SHIPYARD_MODEL_VERSION` in the model's pin in `manifests/overlays/ENV/` and
+commits that single line on a branch (the pin: `model-version.yaml` when it names the model, else
+`model-version-<model>.yaml`, one file per use case, see `pin_path`); `rollback` does the same
+with the previous version; the canary verdict compares canary and stable on Prometheus signals and
+commits promote (canary traffic to 100) or rollback.
+Argo CD applies whatever lands on main. Git is driven through its CLI.
 
 Commits are made in a temporary worktree (or, for the pipeline, a temporary clone), never in the
 user's checkout: the branch appears in the repository, the checked-out branch and files stay as
@@ -129,9 +131,37 @@ def _push(repo: Path, remote: str, branch: str) -> None:
 # --- overlay files ------------------------------------------------------------------------------
 
 def version_file(env: str) -> Path:
+    """The environment's first pin (the model it pinned before there were several use cases)."""
     if env not in ENVIRONMENTS:
         raise GitOpsError(f"unknown environment {env!r}; expected one of {', '.join(ENVIRONMENTS)}")
     return OVERLAYS / env / "model-version.yaml"
+
+
+def pin_file_name(model: str) -> str:
+    """The pin file of a model that is not the one `model-version.yaml` names."""
+    return f"model-version-{model}.yaml"
+
+
+def pin_path(repo_dir: Path | str, env: str, model: str | None = None) -> Path:
+    """Where `model` is pinned in `env` (relative to the repository root).
+
+    `model-version.yaml` when it names `model` (or no model is given), else
+    `model-version-<model>.yaml`; a model pinned in neither is refused, naming what is pinned.
+    """
+    default = version_file(env)
+    if model is None:
+        return default
+    root = Path(repo_dir)
+    text = (root / default).read_text() if (root / default).is_file() else ""
+    found = _MODEL_LINE.search(text)
+    if found is None or found["m"] == model:
+        return default
+    own = OVERLAYS / env / pin_file_name(model)
+    if (root / own).is_file():
+        _check_model((root / own).read_text(), model, str(own))
+        return own
+    raise GitOpsError(f"{env} has no pin for model {model!r}: {default} pins model {found['m']!r} and "
+                      f"{own} does not exist (run `make manifests-generate` after adding a use case)")
 
 
 def _parse_version(text: str, where: str) -> int:
@@ -141,8 +171,8 @@ def _parse_version(text: str, where: str) -> int:
     return int(_VERSION_LINE.search(text)["v"])
 
 
-def read_version(repo_dir: Path | str, env: str) -> int:
-    rel = version_file(env)
+def read_version(repo_dir: Path | str, env: str, model: str | None = None) -> int:
+    rel = pin_path(repo_dir, env, model)
     return _parse_version((Path(repo_dir) / rel).read_text(), str(rel))
 
 
@@ -161,14 +191,14 @@ def _ref_of(repo: Path, branch: str | None) -> str:
     return branch if branch and _has_branch(repo, branch) else "HEAD"
 
 
-def version_history(repo_dir: Path | str, env: str, ref: str = "HEAD") -> list[int]:
+def version_history(repo_dir: Path | str, env: str, ref: str = "HEAD", *, model: str | None = None) -> list[int]:
     """Versions deployed to `env` at `ref`, oldest first, with rolled-back ones removed.
 
     Replays the commits that touched the overlay's version line: a promotion pushes, a rollback
     (trailer `Shipyard-Action: rollback`, or an untagged return to the previous value such as a
     `git revert`) pops. The last element is the version pinned now.
     """
-    repo, rel = Path(repo_dir), version_file(env)
+    repo, rel = Path(repo_dir), pin_path(repo_dir, env, model)
     log = _git(repo, "log", "--reverse", "--format=%H%x00%(trailers:key=Shipyard-Action,valueonly)%x1e",
                ref, "--", str(rel))
     stack: list[int] = []
@@ -187,19 +217,23 @@ def version_history(repo_dir: Path | str, env: str, ref: str = "HEAD") -> list[i
     return stack
 
 
-def _canary_file(env: str) -> Path:
-    return OVERLAYS / env / "canary.yaml"
+def _canary_file(env: str, repo_dir: Path | str = ".", model: str | None = None) -> Path:
+    """`canary.yaml` belongs to the model of `model-version.yaml`; another model's is `canary-<model>.yaml`."""
+    if pin_path(repo_dir, env, model) == version_file(env):
+        return OVERLAYS / env / "canary.yaml"
+    return OVERLAYS / env / f"canary-{model}.yaml"
 
 
-def read_canary_percent(repo_dir: Path | str, env: str) -> tuple[int, int] | None:
-    """(current, armed) canary percent of `env`, or None when it runs without a canary."""
-    path = Path(repo_dir) / _canary_file(env)
+def read_canary_percent(repo_dir: Path | str, env: str, model: str | None = None) -> tuple[int, int] | None:
+    """(current, armed) canary percent of `model` in `env`, or None when it runs without a canary."""
+    rel = _canary_file(env, repo_dir, model)
+    path = Path(repo_dir) / rel
     if not path.is_file():
         return None
     text = path.read_text()
     current, armed = _CANARY_LINE.search(text), _CANARY_ARMED.search(text)
     if current is None or armed is None:
-        raise GitOpsError(f"{_canary_file(env)}: needs canaryTrafficPercent and a "
+        raise GitOpsError(f"{rel}: needs canaryTrafficPercent and a "
                           "`# shipyard:canary-percent=N` line")
     return int(current["p"]), int(armed["p"])
 
@@ -236,7 +270,7 @@ def review_branch(env: str, model: str, version: int) -> str:
 def _set_version(worktree: Path, env: str, version: int, *, action: str, title: str, model: str,
                  metrics: Mapping[str, float] | None, run_id: str | None,
                  reason: str | None) -> tuple[str, int, str]:
-    rel = version_file(env)
+    rel = pin_path(worktree, env, model)
     text = (worktree / rel).read_text()
     old = _parse_version(text, str(rel))
     message = commit_message(action, env, model, old, version, title=title, metrics=metrics,
@@ -245,7 +279,7 @@ def _set_version(worktree: Path, env: str, version: int, *, action: str, title: 
 
 
 def _pinned(worktree: Path, env: str, model: str) -> int:
-    rel = version_file(env)
+    rel = pin_path(worktree, env, model)
     text = (worktree / rel).read_text()
     _check_model(text, model, str(rel))
     return _parse_version(text, str(rel))
@@ -262,9 +296,10 @@ def promote(repo_dir: Path | str, env: str, version: int, *, model: str,
     (traffic 100), the canary percent is first re-armed in its own one-line commit, so the new
     version starts as a canary again.
     """
-    repo, rel = Path(repo_dir), version_file(env)
+    repo = Path(repo_dir)
     if version < 1:
         raise GitOpsError(f"model versions start at 1, got {version}")
+    rel = pin_path(repo, env, model)
     _refuse_if_dirty(repo, rel)
     branch = branch or review_branch(env, model, version)
     with _worktree(repo, branch) as worktree:
@@ -274,7 +309,7 @@ def promote(repo_dir: Path | str, env: str, version: int, *, model: str,
             info = CommitInfo(tip, branch, env, str(rel), current, version, "", changed=False)
         else:
             preceding: tuple[str, ...] = ()
-            canary = read_canary_percent(worktree, env)
+            canary = read_canary_percent(worktree, env, model)
             if canary and canary[0] != canary[1]:
                 preceding = (_set_canary(worktree, env, canary[1], model=model,
                                          title=f"canary({env}): re-arm {canary[1]}% before {model} v{version}"),)
@@ -291,14 +326,14 @@ def promote(repo_dir: Path | str, env: str, version: int, *, model: str,
 def rollback(repo_dir: Path | str, env: str, *, model: str, reason: str | None = None,
              branch: str | None = None, push: bool = False, remote: str = "origin") -> CommitInfo:
     """Pin the version `env` served before the current one (one-line diff) and commit it."""
-    repo, rel = Path(repo_dir), version_file(env)
+    repo, rel = Path(repo_dir), pin_path(repo_dir, env, model)
     _refuse_if_dirty(repo, rel)
-    history = version_history(repo, env, _ref_of(repo, branch))
+    history = version_history(repo, env, _ref_of(repo, branch), model=model)
     if len(history) < 2:
         raise GitOpsError(f"{env} has no earlier committed version to roll back to")
     branch = branch or f"rollback/{env}/{model}-v{history[-2]}"
     with _worktree(repo, branch) as worktree:
-        history = version_history(worktree, env)  # where the commit is made
+        history = version_history(worktree, env, model=model)  # where the commit is made
         current = _pinned(worktree, env, model)
         if len(history) < 2 or history[-1] != current:
             raise GitOpsError(f"{env} has no earlier committed version to roll back to")
@@ -420,7 +455,7 @@ def query_canary_signals(prometheus_url: str, *, model: str, version: int, windo
 
 def _set_canary(worktree: Path, env: str, percent: int, *, model: str, title: str,
                 reason: str | None = None) -> str:
-    rel = _canary_file(env)
+    rel = _canary_file(env, worktree, model)
     text = (worktree / rel).read_text()
     new = _CANARY_LINE.sub(lambda m: f"{m['head']}{percent}{m['tail']}", text, count=1)
     trailers = f"Shipyard-Action: canary\nShipyard-Env: {env}\nShipyard-Model: {model}\n"
@@ -442,13 +477,12 @@ def apply_verdict(repo_dir: Path | str, env: str, verdict: Verdict, *, model: st
     if verdict.decision == "rollback":
         return rollback(repo, env, model=model, reason=f"canary verdict: {reason}",
                         branch=branch, push=push, remote=remote)
-    rel = _canary_file(env)
+    rel, pin = _canary_file(env, repo, model), pin_path(repo, env, model)
     _refuse_if_dirty(repo, rel)
-    version = _parse_version(_git(repo, "show", f"{_ref_of(repo, branch)}:{version_file(env)}"),
-                             str(version_file(env)))
+    version = _parse_version(_git(repo, "show", f"{_ref_of(repo, branch)}:{pin}"), str(pin))
     branch = branch or f"canary/{env}/{model}-v{version}-rollout"
     with _worktree(repo, branch) as worktree:
-        canary = read_canary_percent(worktree, env)
+        canary = read_canary_percent(worktree, env, model)
         if canary is None:
             raise GitOpsError(f"{env} runs without a canary ({rel} is absent)")
         if canary[0] == 100:
@@ -462,9 +496,10 @@ def apply_verdict(repo_dir: Path | str, env: str, verdict: Verdict, *, model: st
     return CommitInfo(sha, branch, env, str(rel), canary[0], 100, message, (), push)
 
 
-def canary_versions(repo_dir: Path | str, env: str, ref: str = "HEAD") -> tuple[int, int]:
+def canary_versions(repo_dir: Path | str, env: str, ref: str = "HEAD", *,
+                    model: str | None = None) -> tuple[int, int]:
     """(stable, canary) model versions of `env` at `ref`, from the overlay's history."""
-    history = version_history(repo_dir, env, ref)
+    history = version_history(repo_dir, env, ref, model=model)
     if len(history) < 2:
         raise GitOpsError(f"{env} has no earlier version to compare the canary with")
     return history[-2], history[-1]
@@ -476,7 +511,7 @@ def run_canary_verdict(repo_dir: Path | str, env: str, prometheus_url: str, *, m
                        push: bool = False) -> tuple[Verdict, CommitInfo | None]:
     """`shipyard canary verdict`: query both versions, decide, and commit the decision."""
     repo = Path(repo_dir)
-    stable_version, canary_version = canary_versions(repo, env, _ref_of(repo, branch))
+    stable_version, canary_version = canary_versions(repo, env, _ref_of(repo, branch), model=model)
     canary = query_canary_signals(prometheus_url, model=model, version=canary_version, window=window)
     stable = query_canary_signals(prometheus_url, model=model, version=stable_version, window=window)
     verdict = canary_verdict(canary, stable, thresholds)

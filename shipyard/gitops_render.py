@@ -3,6 +3,8 @@
 Kustomize cannot read files outside its root, so what `monitoring/` owns (the Prometheus rule file,
 Grafana dashboards) is turned into manifests under `manifests/base/monitoring/generated/`, and the
 upstream CRDs in `../shared/reference/crds/` are trimmed into `manifests/schemas/` for validation.
+Each installed use case gets its deployment Component in `manifests/usecases/` and a pin per
+environment (`shipyard.gitops_usecases`).
 Run `python -m shipyard.gitops_render` after changing a source; `--check` (CI) fails when a
 committed file differs from what would be generated.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -178,6 +181,21 @@ def write_files(root: Path, files: dict[Path, str], clean_dir: Path | None = Non
         (root / rel).write_text(text)
 
 
+def _use_case_state(root: Path) -> tuple[dict[Path, str], list[Path], list[str]]:
+    """(generated use-case files, stale use-case folders, pin problems); nothing without overlays."""
+    from shipyard import gitops_usecases
+
+    if not (root / "manifests" / "overlays").is_dir():
+        return {}, [], []
+    use_cases = gitops_usecases.installed_use_cases()
+    files = gitops_usecases.render_use_cases(use_cases)
+    folder = root / gitops_usecases.USECASES_DIR
+    known = {u.name for u in use_cases}
+    gone = [d.relative_to(root) for d in sorted(folder.iterdir()) if d.is_dir() and d.name not in known] \
+        if folder.is_dir() else []
+    return files, gone, gitops_usecases.pin_problems(root, use_cases)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=REPO_ROOT)
@@ -187,15 +205,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = render_monitoring(args.root)
     schemas = render_schemas(args.crds) if args.crds else {}
+    use_case_files, gone, pin_problems = _use_case_state(args.root)
     if args.check:
-        stale = stale_files(args.root, {**files, **schemas})
+        stale = stale_files(args.root, {**files, **schemas, **use_case_files})
         extra = [p.relative_to(args.root) for p in (args.root / GENERATED_DIR).glob("*.yaml")
                  if p.relative_to(args.root) not in files]
-        for path in [*stale, *extra]:
+        for path in [*stale, *extra, *gone]:
             print(f"stale: {path}", file=sys.stderr)
-        return 1 if stale or extra else 0
+        for problem in pin_problems:
+            print(f"pin: {problem}", file=sys.stderr)
+        return 1 if stale or extra or gone or pin_problems else 0
     write_files(args.root, files, clean_dir=GENERATED_DIR)
     write_files(args.root, schemas)
+    if use_case_files:
+        from shipyard import gitops_usecases
+
+        for folder in gone:  # an uninstalled use case is no longer deployed
+            shutil.rmtree(args.root / folder)
+        write_files(args.root, use_case_files)
+        gitops_usecases.write_pins(args.root, gitops_usecases.installed_use_cases())
     return 0
 
 

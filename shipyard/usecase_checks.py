@@ -80,11 +80,15 @@ def _service_features(service) -> list[str]:
 
 def _data_problems(use_case: UseCase, rows: int) -> list[str]:
     problems = []
-    needed = [f.name for f in use_case.request_fields] + [use_case.label, use_case.timestamp, "label_available_at"]
+    needed = [f.name for f in use_case.request_fields] + [use_case.event_id, use_case.label, use_case.timestamp,
+                                                           "label_available_at"]
     for scenario in (None, *use_case.scenarios):
         events = use_case.generate(rows, 0, scenario)
         if missing := [c for c in needed if c not in events.columns]:
             problems.append(f"generated events ({scenario or 'baseline'}) lack columns {missing}")
+        elif events[use_case.event_id].duplicated().any():
+            problems.append(f"generated events ({scenario or 'baseline'}) repeat {use_case.event_id!r} values "
+                            "(the id joins a prediction to its late label)")
         elif events[use_case.label].isna().any():
             problems.append(f"generated events ({scenario or 'baseline'}) have rows without a label")
         elif use_case.task == "binary_classification" and not set(events[use_case.label].unique()) <= {0, 1}:

@@ -37,6 +37,7 @@ USE_CASE = UseCase(
     ),
     label="label",
     timestamp="event_timestamp",
+    event_id="event_id",  # the generated events' id column: joins an event to its late label
     generate=data.generate_events,
     build_features=data.build_entity_features,
     scenarios={name: DriftScenario(name, text, shifted) for name, (text, shifted) in data.SCENARIOS.items()},
@@ -64,7 +65,10 @@ SCENARIOS = {"value_shift": ("Every value is 60% higher.", ("value",))}
 
 
 def generate_events(rows: int, seed: int, scenario: str | None = None) -> pd.DataFrame:
-    """Labelled events of the baseline period, or post-baseline traffic ("normal" or a scenario)."""
+    """Labelled events of the baseline period, or post-baseline traffic ("normal" or a scenario).
+
+    Each event has its own ``event_id`` and the time its label becomes known (``label_available_at``).
+    """
     if scenario not in (None, "normal", *SCENARIOS):
         raise ValueError(f"unknown drift scenario {scenario!r}; known: normal, {', '.join(SCENARIOS)}")
     rng = np.random.default_rng([seed, zlib.crc32((scenario or "baseline").encode())])
@@ -75,6 +79,7 @@ def generate_events(rows: int, seed: int, scenario: str | None = None) -> pd.Dat
     odds = np.exp((np.log(value) - 3.4) * 2.0 + (channel == 2) * 0.8 - 2.5)
     ts = start + pd.to_timedelta(rng.integers(0, days * 86_400, rows), unit="s")
     return pd.DataFrame({
+        "event_id": [f"e{seed}-{scenario or 'baseline'}-{i}" for i in range(rows)],
         "$entity": rng.integers(1, ENTITIES + 1, rows).astype("int64"),
         "event_timestamp": ts,
         "value": np.round(value, 2),

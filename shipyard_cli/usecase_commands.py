@@ -24,6 +24,8 @@ def new_use_case(name: str = typer.Argument(..., help="Name of the use case (a l
     for path in written:
         console.print(f"wrote {path.resolve()}")
     console.print(f"check it with: SHIPYARD_USE_CASE={name} shipyard use-case check")
+    console.print(f"to deploy it: register it under the `shipyard.use_cases` entry points, then "
+                  f"`make manifests-generate` writes manifests/usecases/{name}/ and its pins")
 
 
 @use_case_app.command("check")

@@ -53,32 +53,33 @@ def bare_remote(tmp_path: Path, checkout: Path) -> Path:
 @dataclass
 class Registry:
     settings: Settings
+    model: str = MODEL  # the registered model versions are added to
 
     def add_version(self, *, gate: str | None, roc_auc: float = 0.93, pr_auc: float = 0.61,
                     reason: str = "", pipeline_run: str = "shipyard-training-run-1") -> int:
-        """A new version of MODEL with a run holding its metrics; ``gate`` is the decision recorded."""
+        """A new version of the model with a run holding its metrics; ``gate`` is the decision recorded."""
         from shipyard import registry
 
         client = registry.client(self.settings)
-        if not client.search_registered_models(f"name = '{MODEL}'"):
-            client.create_registered_model(MODEL)
-        experiment = registry.experiment_id(self.settings, f"{MODEL}-training")
+        if not client.search_registered_models(f"name = '{self.model}'"):
+            client.create_registered_model(self.model)
+        experiment = registry.experiment_id(self.settings, f"{self.model}-training")
         run = client.create_run(experiment)
         client.log_metric(run.info.run_id, "roc_auc", roc_auc)
         client.log_metric(run.info.run_id, "pr_auc", pr_auc)
         client.log_metric(run.info.run_id, "segment.grocery.roc_auc", 0.5)  # not a headline metric
         client.set_terminated(run.info.run_id)
-        version = client.create_model_version(MODEL, f"{run.info.artifact_uri}/model", run.info.run_id,
+        version = client.create_model_version(self.model, f"{run.info.artifact_uri}/model", run.info.run_id,
                                               tags={"shipyard.pipeline_run": pipeline_run}).version
         if gate is not None:
-            client.set_model_version_tag(MODEL, version, "shipyard.gate.decision", gate)
-            client.set_model_version_tag(MODEL, version, "shipyard.gate", reason or f"{gate}: test reason")
+            client.set_model_version_tag(self.model, version, "shipyard.gate.decision", gate)
+            client.set_model_version_tag(self.model, version, "shipyard.gate", reason or f"{gate}: test reason")
         return int(version)
 
     def tags(self, version: int) -> dict[str, str]:
         from shipyard import registry
 
-        return registry.client(self.settings).get_model_version(MODEL, str(version)).tags
+        return registry.client(self.settings).get_model_version(self.model, str(version)).tags
 
 
 @pytest.fixture()

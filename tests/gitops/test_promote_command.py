@@ -95,3 +95,20 @@ def test_rollback_command_uses_the_use_case_model(checkout, mlflow_registry):
     assert result.exit_code == 0, result.output
     assert "Shipyard-Model: fraud" in git(checkout, "log", "-1", "--format=%B", "work")
     assert git(checkout, "diff", "main", "work").strip() == ""
+
+
+def test_the_selected_use_cases_model_is_promoted_in_its_own_pin(checkout, mlflow_registry, monkeypatch):
+    """A second use case (SHIPYARD_USE_CASE=delivery): the same command pins its model in its own file."""
+    monkeypatch.setenv("SHIPYARD_USE_CASE", "delivery")
+    mlflow_registry.model = "delivery"
+    mlflow_registry.add_version(gate="promoted")  # version 1: what the generated pin starts with
+    version = mlflow_registry.add_version(gate="promoted", reason="promoted: mae 4.1 <= 8")
+    result = promote("--env", "staging", "--version", str(version), "--repo", str(checkout))
+    assert result.exit_code == 0, result.output
+    branch = f"promote/staging/delivery-v{version}"
+    diff = git(checkout, "diff", "main", branch, "--numstat")
+    assert diff.split() == ["1", "1", "manifests/overlays/staging/model-version-delivery.yaml"]
+    assert gitops.read_version(checkout, "staging", "fraud") == gitops.read_version(checkout, "staging")
+    rolled = CliRunner().invoke(app, ["rollback", "--env", "staging", "--branch", branch, "--repo", str(checkout)])
+    assert rolled.exit_code == 0, rolled.output
+    assert "model-version-delivery.yaml" in rolled.output

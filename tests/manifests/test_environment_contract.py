@@ -17,13 +17,14 @@ import yaml
 
 from pipelines.compile import CONFIG_MAP, SECRET_VARIABLES, compile_all
 from shipyard.settings import COMPONENT_VARIABLES, FEATURE_REPO, Settings
+from shipyard.usecase import available_use_cases
 
 pytestmark = pytest.mark.unit
 
 # component -> (kind, name, container) of its workload in the rendered manifests
 WORKLOADS = {
     "predictor": ("InferenceService", "fraud", "kserve-container"),
-    "drift-monitor": ("Deployment", "drift-monitor", "drift-monitor"),
+    "drift-monitor": ("Deployment", "fraud-drift-monitor", "drift-monitor"),
     "materializer": ("CronJob", "feature-materializer", "materializer"),
     "feature-server": ("Deployment", "feast-feature-server", "feast"),
 }
@@ -116,6 +117,9 @@ def test_values_come_from_the_settings_config_map_or_a_secret(dev, component):
     for entry in _container(dev, *WORKLOADS[component]).get("env", []):
         if entry["name"] in NOT_SETTINGS or entry["name"] == "SHIPYARD_MODEL_VERSION":  # pinned per overlay
             continue
+        if entry["name"] == "SHIPYARD_USE_CASE" and "value" in entry:  # set by the use case's own Component
+            assert entry["value"] == WORKLOADS[component][1].removesuffix("-drift-monitor"), (component, entry)
+            continue
         source = entry.get("valueFrom", {})
         if "configMapKeyRef" in source:
             ref = source["configMapKeyRef"]
@@ -160,3 +164,14 @@ def test_every_compiled_task_receives_exactly_the_pipeline_variables(compiled, d
                 assert {e["secretKey"] for e in mapping["keyToEnv"]} <= secrets[mapping["secretName"]]
             assert [m["mountPath"] for m in executor["pvcMount"]] == [config["SHIPYARD_OFFLINE_STORE_URI"]]
     assert set(SECRET_VARIABLES) <= COMPONENT_VARIABLES["pipeline"] | COMPONENT_VARIABLES["predictor"]
+
+
+@pytest.mark.parametrize("use_case", available_use_cases())
+def test_every_use_cases_predictor_and_monitor_set_what_the_components_read(dev, use_case):
+    """The generated workloads of every use case, not only the first one's, meet the contract."""
+    name = use_case.replace("_", "-")
+    for component, (kind, workload, container) in (("predictor", ("InferenceService", name, "kserve-container")),
+                                                   ("drift-monitor", ("Deployment", f"{name}-drift-monitor",
+                                                                      "drift-monitor"))):
+        set_ = variables_set(_container(dev, kind, workload, container), dev)
+        assert set_ == variables_read(component), (use_case, component)

@@ -163,3 +163,33 @@ def test_rollback_verdict_commits_the_previous_version(repo):
     assert info.new_value == before and pinned(repo, "staging", "s") == before
     assert "canary verdict: errors" in info.message
     assert gitops.apply_verdict(repo, "staging", gitops.Verdict("wait"), model=MODEL, branch="s") is None
+
+
+def test_a_second_use_case_is_promoted_in_its_own_pin_by_the_same_logic(repo):
+    """delivery's pin is model-version-delivery.yaml: promotion and rollback change that one line,
+    never the fraud pin, and delivery runs without a canary (the overlay's canary.yaml is fraud's)."""
+    fraud = {env: gitops.read_version(repo, env, "fraud") for env in gitops.ENVIRONMENTS}
+    assert gitops.pin_path(repo, "prod", "fraud") == gitops.version_file("prod")
+    assert gitops.pin_path(repo, "prod", "delivery") == Path("manifests/overlays/prod/model-version-delivery.yaml")
+    before = gitops.read_version(repo, "prod", "delivery")
+    info = gitops.promote(repo, "prod", before + 3, model="delivery", branch="delivery-work")
+    assert info.changed and info.preceding == () and info.branch == "delivery-work"
+    assert numstat(repo, "delivery-work") == [(1, 1, "manifests/overlays/prod/model-version-delivery.yaml")]
+    assert "promote(prod): delivery v" in info.message and "Model: delivery" in info.message
+    assert gitops.version_history(repo, "prod", "delivery-work", model="delivery") == [before, before + 3]
+    assert gitops.version_history(repo, "prod", "delivery-work") == [fraud["prod"]]  # fraud's pin: untouched
+    assert gitops.read_canary_percent(repo, "prod", "delivery") is None
+    assert gitops.read_canary_percent(repo, "prod", "fraud") is not None
+    back = gitops.rollback(repo, "prod", model="delivery", branch="delivery-work")
+    assert back.new_value == before
+    assert numstat(repo, "delivery-work") == [(1, 1, "manifests/overlays/prod/model-version-delivery.yaml")]
+    with pytest.raises(gitops.GitOpsError, match="without a canary"):
+        gitops.apply_verdict(repo, "prod", gitops.Verdict("promote", ("fine",)), model="delivery",
+                             branch="delivery-work")
+    assert {env: gitops.read_version(repo, env, "fraud") for env in gitops.ENVIRONMENTS} == fraud
+
+
+def test_a_model_without_a_pin_is_refused_with_where_to_get_one(repo):
+    with pytest.raises(gitops.GitOpsError, match="no pin for model 'churn'.*manifests-generate"):
+        gitops.promote(repo, "dev", 3, model="churn")
+    assert git(repo, "branch", "--list").split() == ["*", "main"]

@@ -47,12 +47,12 @@ def test_overlay_pins_its_model_version_in_predictor_and_monitor(rendered_docs, 
     version = pin["data"]["SHIPYARD_MODEL_VERSION"]
     isvc = _one(rendered_docs[env], "InferenceService", "fraud")
     predictor = isvc["spec"]["predictor"]["containers"][0]
-    monitor = _one(rendered_docs[env], "Deployment", "drift-monitor")["spec"]["template"]["spec"]
+    monitor = _one(rendered_docs[env], "Deployment", "fraud-drift-monitor")["spec"]["template"]["spec"]
     assert _env_value(predictor, "SHIPYARD_MODEL_VERSION") == version
     assert _env_value(monitor["containers"][0], "SHIPYARD_MODEL_VERSION") == version
     assert int(version) >= 1
     # The pin itself is local-config: it must not be deployed.
-    assert not [d for d in rendered_docs[env] if d["metadata"]["name"] == "model-pin"]
+    assert not [d for d in rendered_docs[env] if d["metadata"]["name"].startswith("model-pin")]
 
 
 @pytest.mark.parametrize("env", OVERLAYS)
@@ -76,7 +76,10 @@ def test_canary_percent_only_in_staging_and_prod(rendered_docs):
 def test_overlays_are_thin(env):
     kustomization = yaml.safe_load((MANIFESTS / "overlays" / env / "kustomization.yaml").read_text())
     assert set(kustomization) <= {"apiVersion", "kind", "namespace", "resources", "components", "patches"}
-    assert kustomization["resources"] == ["../../base", "model-version.yaml"]
+    # The base, then one pin per use case (model-version.yaml is the first one's, see shipyard/gitops.py).
+    assert kustomization["resources"][:2] == ["../../base", "model-version.yaml"]
+    assert all(r.startswith("model-version-") for r in kustomization["resources"][2:])
+    assert kustomization["components"] == ["../../usecases"]
 
 
 def _validate(tools_python: Path, path: Path) -> subprocess.CompletedProcess:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from components.serving.prediction_log import FLUSH_ROWS, FLUSH_SECONDS, PredictionLog, log_files
+from shipyard.usecase import available_use_cases
 from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.unit
@@ -90,10 +91,11 @@ def test_prediction_log_volume_holds_the_retention(rendered_docs, env, tmp_path)
                                    f"the sizing assumes {per_record:g}"
 
 
+@pytest.mark.parametrize("use_case", available_use_cases())
 @pytest.mark.parametrize("env", OVERLAYS)
-def test_report_volume_holds_the_retention_and_is_where_the_monitor_writes(rendered_docs, env):
+def test_report_volume_holds_the_retention_and_is_where_the_monitor_writes(rendered_docs, env, use_case):
     docs = rendered_docs[env]
-    pvc = _one(docs, "PersistentVolumeClaim", "drift-reports")
+    pvc = _one(docs, "PersistentVolumeClaim", f"{use_case}-drift-reports")
     annotations = pvc["metadata"]["annotations"]
     per_day = float(annotations["shipyard.io/sizing-reports-per-day"])
     per_report = float(annotations["shipyard.io/sizing-bytes-per-report"])
@@ -102,7 +104,7 @@ def test_report_volume_holds_the_retention_and_is_where_the_monitor_writes(rende
     size = quantity_bytes(pvc["spec"]["resources"]["requests"]["storage"])
     assert size >= needed, f"{env}: drift-reports requests {size:,} bytes, needs {needed:,.0f}"
 
-    monitor = _one(docs, "Deployment", "drift-monitor")
+    monitor = _one(docs, "Deployment", f"{use_case}-drift-monitor")
     pod = monitor["spec"]["template"]["spec"]
     [container] = pod["containers"]
     interval = 60.0  # `shipyard monitor serve` default; an --interval argument overrides it
@@ -110,7 +112,7 @@ def test_report_volume_holds_the_retention_and_is_where_the_monitor_writes(rende
         interval = float(container["args"][container["args"].index("--interval") + 1])
     assert per_day >= SECONDS_PER_DAY / interval, "sized for fewer reports than one per drift run"
     volume = next(v["name"] for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName")
-                  == "drift-reports")
+                  == f"{use_case}-drift-reports")
     home = _one(docs, "ConfigMap", "shipyard-settings")["data"]["SHIPYARD_HOME"]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts[volume]["mountPath"] == f"{home}/reports"  # Settings.reports_dir

@@ -44,6 +44,9 @@ def test_a_scaffolded_use_case_passes_the_checks_as_written(scaffolded):
     assert use_case.entity == "account_id" and use_case.feature_service == "churn_model_v1"
     report = check_use_case(use_case)
     assert report.passed, report.problems
+    events = use_case.generate(50, 1, None)
+    assert use_case.event_id == "event_id" and events["event_id"].is_unique
+    assert (events["label_available_at"] > events[use_case.timestamp]).all()
 
 
 @pytest.mark.parametrize("breakage, named", [
@@ -51,6 +54,7 @@ def test_a_scaffolded_use_case_passes_the_checks_as_written(scaffolded):
     (dict(feature_service="churn_model_v9"), "feature service 'churn_model_v9' is not defined"),
     (dict(scenarios={"x": DriftScenario("x", "", ("colour",))}), "scenario 'x' shifts columns the model does not see"),
     (dict(label="outcome"), "lack columns ['outcome']"),
+    (dict(event_id="transaction_id"), "lack columns ['transaction_id']"),
 ])
 def test_a_broken_contract_is_refused_with_the_problem_named(scaffolded, breakage, named):
     _, use_case = scaffolded
@@ -79,3 +83,20 @@ def test_use_case_check_command_names_an_unknown_use_case():
     result = runner.invoke(app, ["use-case", "check", "weather"])
     assert result.exit_code == 1 and "unknown use case 'weather'" in result.output
     assert runner.invoke(app, ["use-case", "check", "fraud"]).exit_code == 0
+
+
+def test_a_scaffolded_use_case_passes_the_deployment_contract_static_parts(scaffolded):
+    """The parts of tests/unit/test_use_case_deployment_contract.py that need no store or model, and
+    the deployment the manifests generator would make for it."""
+    from shipyard.gitops_usecases import render_use_case
+    from tests.unit.test_use_case_deployment_contract import feature_service_features, static_contract_problems
+
+    _, use_case = scaffolded
+    assert static_contract_problems(use_case) == []
+    assert feature_service_features(use_case) == ["events_to_date", "mean_value_to_date"]
+    import yaml
+
+    docs = [d for text in render_use_case(use_case).values() for d in yaml.safe_load_all(text) if d]
+    [isvc] = [d for d in docs if d["kind"] == "InferenceService"]
+    assert isvc["metadata"]["name"] == "churn"
+    assert {"name": "SHIPYARD_USE_CASE", "value": "churn"} in isvc["spec"]["predictor"]["containers"][0]["env"]
