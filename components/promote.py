@@ -88,11 +88,13 @@ class PromotionRecord:
 
 def _planned(env: str, model: str, version: int, message_args: dict) -> PromotionRecord:
     """No remote: the commit this promotion would make, against this checkout's overlay when present."""
-    overlay = PROJECT_ROOT / gitops.version_file(env)
-    old = gitops.read_version(PROJECT_ROOT, env) if overlay.is_file() else None
+    try:
+        where = gitops.pin_path(PROJECT_ROOT, env, model)
+        old = gitops.read_version(PROJECT_ROOT, env, model)
+    except (gitops.GitOpsError, OSError):  # no manifests/ here (an installed package), or no pin for the model
+        where, old = gitops.OVERLAYS / env / gitops.pin_file_name(model), None
     message = gitops.commit_message("promote", env, model, old, version,
                                     title=gitops.promotion_title(env, model, version), **message_args)
-    where = gitops.version_file(env)
     summary = (f"no GitOps remote (SHIPYARD_GITOPS_REMOTE) is configured: would pin {model} version {version} "
                f"in {where} (now {old if old is not None else 'unknown: no manifests/ here'}) in one commit")
     return PromotionRecord("planned", env, model, version, summary, message)

@@ -9,6 +9,7 @@ import pytest
 
 from components.promote import promote_step
 from shipyard import gitops
+from shipyard.settings import PROJECT_ROOT
 from tests.gitops.conftest import MODEL, git
 
 pytestmark = pytest.mark.integration
@@ -79,3 +80,14 @@ def test_without_a_remote_the_step_records_the_commit_it_would_make(mlflow_regis
         assert expected in record.message
     assert "Commit it would make" in record.markdown()
     assert mlflow_registry.tags(version)["shipyard.promotion.state"] == "planned"
+
+
+def test_without_a_remote_a_second_use_case_names_its_own_pin(mlflow_registry):
+    """The commit it would make changes the model's own pin, with that pin's current version."""
+    registry = dataclasses.replace(mlflow_registry, model="delivery")
+    version = registry.add_version(gate="promoted")
+    record = promote_step(registry.settings, model="delivery", version=version, promoted=True, gate_reason=REASON,
+                          metrics={"mae": 4.2}, pipeline_run="run-1", env="dev")
+    pinned = gitops.read_version(PROJECT_ROOT, "dev", "delivery")
+    assert "manifests/overlays/dev/model-version-delivery.yaml" in record.summary, record.summary
+    assert f"(now {pinned})" in record.summary and "delivery" in record.message
