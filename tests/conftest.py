@@ -102,7 +102,10 @@ def trained_delivery_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         settings = Settings.from_env()
         prepare_platform(settings)
-        outcome = run_training(settings, max_iter=100)
+        # The training window starts once delivery's 7-day kitchen statistics have a full week behind
+        # them (the pipeline's default 28 days would reach back to the generated history's first week,
+        # whose orders_7d are lower than any later week's: a reference no steady traffic matches).
+        outcome = run_training(settings, max_iter=100, training_days=17)
         assert outcome.promoted, outcome.describe()
     finally:
         os.environ.clear()

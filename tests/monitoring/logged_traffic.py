@@ -7,7 +7,10 @@ predictor's log without 1,000s of HTTP requests. The live stack test uses the re
 ``fresh_features=True`` gives each event the features a feature job that keeps materializing would
 have served it instead: per Feast source, the entity's newest row stamped before the event and
 within the view's TTL, built by the use case's own ``build_features`` from the baseline and the
-traffic so far. A scenario that shifts a feature (delivery's slower kitchens) shows in those.
+traffic so far. A scenario that shifts a feature (delivery's slower kitchens) shows in those. Orders
+for which no view has a row are left out, as the training set leaves them out
+(components/build_training_set.py drops rows without any feature), so the window compares like with
+like with the version's reference; the predictor itself scores them with defaults.
 """
 
 from __future__ import annotations
@@ -53,21 +56,26 @@ def fresh_features(settings: Settings, use_case: UseCase, events: pd.DataFrame) 
     frame = events[request].assign(**{ts: pd.to_datetime(events[ts], utc=True).astype("datetime64[ns, UTC]"),
                                       "_order": range(len(events))}).sort_values(ts, kind="stable")
     missing = pd.Series(False, index=frame.index)
+    featureless = pd.Series(True, index=frame.index)
     for source, table in tables.items():
         names = [c for c in table.columns if c not in (entity, *STAMPS)]
         table = table.drop(columns=["created_timestamp"], errors="ignore").astype({ts: "datetime64[ns, UTC]"})
         frame = pd.merge_asof(frame, table.sort_values(ts), on=ts, by=entity, tolerance=ttls[source],
                               allow_exact_matches=True, direction="backward")
         missing |= frame[names].isna().any(axis=1).to_numpy()
-    frame = frame.assign(_missing=missing.to_numpy()).sort_values("_order")
+        featureless &= frame[names].isna().all(axis=1).to_numpy()
+    frame = frame.assign(_missing=missing.to_numpy(), _featureless=featureless.to_numpy()).sort_values("_order")
+    frame = frame[~frame.pop("_featureless")]
     missing = frame.pop("_missing").reset_index(drop=True)
-    frame = frame.drop(columns=["_order", ts]).reset_index(drop=True)
+    frame = frame.drop(columns=[ts]).reset_index(drop=True)
     return frame.fillna(NO_HISTORY), missing
 
 
 def logged_rows(settings: Settings, use_case: UseCase, events: pd.DataFrame, version: int = 1,
                 fresh: bool = False) -> pd.DataFrame:
     frame, missing = (fresh_features if fresh else newest_features)(settings, use_case, events)
+    if "_order" in frame.columns:  # fresh features: only the events that kept a row
+        events = events.iloc[frame.pop("_order").to_numpy()]
     model = registry.load_sklearn_model(settings, use_case.model_name, version)
     columns = registry.input_columns(settings, use_case.model_name, version)
     score = (model.predict(frame[columns]) if use_case.is_regression
