@@ -102,7 +102,9 @@ def test_normal_traffic_exports_errors_at_the_holdout_level(trained_delivery_hom
     assert all(exported[name] is None for name in CLASSIFICATION), exported  # the AUC/recall alerts stay silent
 
 
-def test_longer_rides_raise_the_window_mae_past_the_alert_margin(trained_delivery_home, tmp_path):
-    exported = exported_quality(trained_delivery_home, tmp_path, "suburb_expansion")
+@pytest.mark.parametrize("scenario", ["suburb_expansion", "kitchen_slowdown"])
+def test_longer_rides_or_slower_kitchens_raise_the_window_mae_past_the_alert_margin(trained_delivery_home, tmp_path,
+                                                                                   scenario):
+    exported = exported_quality(trained_delivery_home, tmp_path, scenario)
     assert exported["shipyard_model_mae"] > MAE_MARGIN * exported["shipyard_model_holdout_mae"], exported
     assert all(exported[name] is None for name in CLASSIFICATION), exported
