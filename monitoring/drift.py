@@ -29,7 +29,15 @@ from monitoring.drift_compute import (
     with_exact_scores,
 )
 from monitoring.exact_drift import exact_scores
-from monitoring.labels import Quality, join_labels, load_label_feed, model_quality
+from monitoring.labels import (
+    Quality,
+    RegressionQuality,
+    join_labels,
+    load_label_feed,
+    model_quality,
+    quality_from_dict,
+    regression_quality,
+)
 from monitoring.reference import SCORE, load_reference
 from monitoring.retention import apply_retention
 from monitoring.window import DEFAULT_SAMPLE_ROWS, WindowSample, answered, iter_window, read_window
@@ -57,7 +65,7 @@ class DriftResult:
     sampled_rows: int = 0
     prediction_drift: FeatureDrift | None = None
     target_drift: FeatureDrift | None = None
-    quality: Quality | None = None
+    quality: Quality | RegressionQuality | None = None  # the use case's kind: classes or errors
     skipped: dict[str, str] = field(default_factory=dict)  # column -> reason it was not compared
     exact_columns: list[str] = field(default_factory=list)  # decided on every row, not the sample
     log_files_read: int = 0  # prediction-log files whose data this run read
@@ -72,7 +80,7 @@ class DriftResult:
         raw["features"] = [FeatureDrift(**f) for f in raw["features"]]
         for name in ("prediction_drift", "target_drift"):
             raw[name] = FeatureDrift(**raw[name]) if raw.get(name) else None
-        raw["quality"] = Quality(**raw["quality"]) if raw.get("quality") else None
+        raw["quality"] = quality_from_dict(raw["quality"]) if raw.get("quality") else None
         return cls(**raw)
 
 
@@ -110,7 +118,7 @@ def retain(settings: Settings) -> None:
 
 def drift_of_window(reference: pd.DataFrame, numerical: list[str], categorical: list[str], window: WindowSample,
                     current: pd.DataFrame, read_full: Callable[[list[str]], Iterable[pd.DataFrame]],
-                    report_path: Path | None = None, **extra: str | None) -> tuple[DriftComputation, list[str]]:
+                    report_path: Path | None = None, **extra: str | bool | None) -> tuple[DriftComputation, list[str]]:
     """Evidently on the sample; inputs whose score is too close to the threshold, again on all rows.
 
     ``read_full(columns)`` streams those columns of every row of the window in chunks.
@@ -146,8 +154,9 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
     now = datetime.now(UTC)
     if label_files is None:
         label_files = data.traffic_paths(settings)
-    feed = load_label_feed(label_files, use_case.label)
-    current = join_labels(current, feed, use_case.label, pd.Timestamp(now))
+    feed = load_label_feed(label_files, use_case.label, use_case.event_id)
+    current = join_labels(current, feed, use_case.label, pd.Timestamp(now), use_case.event_id,
+                          use_case.is_regression)
     labelled = current[current[use_case.label].notna()]
 
     def read_full(columns: list[str]) -> Iterator[pd.DataFrame]:
@@ -155,8 +164,10 @@ def run_drift_job(settings: Settings, use_case: UseCase, window_rows: int | None
                            answered_only=True)
 
     drift, exact = drift_of_window(reference.frame, reference.numerical, reference.categorical, window, current,
-                                   read_full, prediction=SCORE, target=use_case.label if len(labelled) else None)
-    quality = model_quality(current[SCORE], current[use_case.label]) if SCORE in current.columns else None
+                                   read_full, prediction=SCORE, target=use_case.label if len(labelled) else None,
+                                   numerical_target=use_case.is_regression)
+    quality_of = regression_quality if use_case.is_regression else model_quality
+    quality = quality_of(current[SCORE], current[use_case.label]) if SCORE in current.columns else None
     # The window's size, scaled from the sample when other versions' rows were dropped from it.
     window_size = round(window.window_rows * len(current) / max(len(window.rows), 1))
     features = sorted(drift.features, key=lambda f: reference.columns.index(f.feature))  # signature order

@@ -62,8 +62,10 @@ def _prepared(frame: pd.DataFrame, numerical: list[str], categorical: list[str])
 
 def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, numerical: list[str], categorical: list[str],
                   report_path: Path | None = None, *, prediction: str | None = None,
-                  target: str | None = None) -> DriftComputation:
+                  target: str | None = None, numerical_target: bool = False) -> DriftComputation:
     """Evidently's per-column decisions, the share of drifted inputs, and score and label drift.
+
+    The label is compared as a class, or as a number with ``numerical_target`` (a regression's).
 
     Columns that cannot be compared are left out and named in ``skipped``; the rest still run.
     """
@@ -78,8 +80,10 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, numerical: lis
     inputs_cat = [c for c in categorical if c not in skipped]
     if not inputs_num and not inputs_cat:
         raise ValueError(f"no model input can be compared: {skipped}")
-    extra_num = [prediction] if prediction and prediction not in skipped else []
-    extra_cat = [target] if target and target not in skipped else []  # a label is a class
+    target_kept = [target] if target and target not in skipped else []
+    extra_num = ([prediction] if prediction and prediction not in skipped else []) + (
+        target_kept if numerical_target else [])
+    extra_cat = [] if numerical_target else target_kept  # a classification's label is a class
     all_num, all_cat = [*inputs_num, *extra_num], [*inputs_cat, *extra_cat]
     definition = DataDefinition(numerical_columns=all_num, categorical_columns=all_cat)
     per_column = {c: _value_drift(c, c in all_cat) for c in [*all_num, *all_cat]}

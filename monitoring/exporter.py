@@ -7,7 +7,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
 
 from monitoring.drift import DriftResult
-from monitoring.holdout import HoldoutQuality
+from monitoring.holdout import HoldoutError, HoldoutQuality
+from monitoring.labels import Quality, RegressionQuality
 
 MODEL = ["model", "version"]
 
@@ -36,6 +37,17 @@ class DriftMetrics:
                                      MODEL, registry=r)
         self.holdout_recall = Gauge("shipyard_model_holdout_recall", "Recall at the review rate of the served "
                                     "version on its holdout when it was trained.", MODEL, registry=r)
+        # A regressor's quality, in the label's unit (a classifier exports none of these, a regressor
+        # none of the ROC AUC and recall series: each use case's alerts key on its own).
+        self.mae = Gauge("shipyard_model_mae", "Mean absolute error on the window's labelled predictions "
+                         "(the label's unit).", MODEL, registry=r)
+        self.rmse = Gauge("shipyard_model_rmse", "Root mean squared error on the window's labelled predictions "
+                          "(the label's unit).", MODEL, registry=r)
+        self.p90_error = Gauge("shipyard_model_p90_absolute_error", "90th percentile of the absolute error on "
+                               "the window's labelled predictions (the label's unit).", MODEL, registry=r)
+        self.holdout_mae = Gauge("shipyard_model_holdout_mae", "Mean absolute error of the served version on its "
+                                 "holdout when it was trained (the level shipyard_model_mae should keep).",
+                                 MODEL, registry=r)
         self.labelled_rows = Gauge("shipyard_drift_labelled_rows", "Predictions of the window with a label.",
                                    MODEL, registry=r)
         self.window_rows = Gauge("shipyard_drift_window_rows", "Predictions in the compared window.", MODEL,
@@ -68,10 +80,16 @@ class DriftMetrics:
             self.prediction_drift.labels(**labels).set(result.prediction_drift.score)
         if result.target_drift is not None:
             self.target_drift.labels(**labels).set(result.target_drift.score)
-        if result.quality is not None:  # too few labels keeps the last good values
-            self.roc_auc.labels(**labels).set(result.quality.roc_auc)
-            self.recall.labels(**labels).set(result.quality.recall)
-            self.labelled_rows.labels(**labels).set(result.quality.labelled_rows)
+        quality = result.quality  # too few labels (None) keeps the last good values
+        if isinstance(quality, Quality):
+            self.roc_auc.labels(**labels).set(quality.roc_auc)
+            self.recall.labels(**labels).set(quality.recall)
+        elif isinstance(quality, RegressionQuality):
+            self.mae.labels(**labels).set(quality.mae)
+            self.rmse.labels(**labels).set(quality.rmse)
+            self.p90_error.labels(**labels).set(quality.p90_absolute_error)
+        if quality is not None:
+            self.labelled_rows.labels(**labels).set(quality.labelled_rows)
         self.window_rows.labels(**labels).set(result.window_rows)
         if duration_seconds is not None:
             self.duration.labels(**labels).set(duration_seconds)
@@ -80,9 +98,13 @@ class DriftMetrics:
         self.last_success.labels(**labels).set(result.finished_at)
         self.runs.labels(**labels, status="success").inc()
 
-    def record_holdout(self, model_name: str, version: int, quality: HoldoutQuality) -> None:
-        self.holdout_roc_auc.labels(model=model_name, version=str(version)).set(quality.roc_auc)
-        self.holdout_recall.labels(model=model_name, version=str(version)).set(quality.recall)
+    def record_holdout(self, model_name: str, version: int, quality: HoldoutQuality | HoldoutError) -> None:
+        labels = {"model": model_name, "version": str(version)}
+        if isinstance(quality, HoldoutError):
+            self.holdout_mae.labels(**labels).set(quality.mae)
+            return
+        self.holdout_roc_auc.labels(**labels).set(quality.roc_auc)
+        self.holdout_recall.labels(**labels).set(quality.recall)
 
     def record_failure(self, model_name: str, version: str) -> None:
         self.runs.labels(model=model_name, version=version, status="error").inc()

@@ -2,7 +2,8 @@
 
 The reference is the training set the version was fit on, found through MLflow lineage (the run's
 ``reference/training_set.parquet``), never a path in config. Once per version it is sampled to a
-bounded size and scored by the model itself, so prediction drift compares like with like; every
+bounded size and scored by the model itself (a classifier's probability, a regressor's predicted
+value), so prediction drift compares like with like; every
 later drift run of that version reads the small cached snapshot instead.
 """
 
@@ -39,12 +40,12 @@ def snapshot_path(settings: Settings, model_name: str, version: int) -> Path:
 
 
 def build_snapshot(training_set: pd.DataFrame, columns: list[str], label: str, model,
-                   sample_rows: int = REFERENCE_SAMPLE_ROWS, seed: int = 0) -> pd.DataFrame:
+                   sample_rows: int = REFERENCE_SAMPLE_ROWS, seed: int = 0, regression: bool = False) -> pd.DataFrame:
     """A uniform sample of the training set with the model's scores (deterministic for a seed)."""
     sample = training_set.sample(n=min(sample_rows, len(training_set)), random_state=seed).sort_index()
     kept = [c for c in [*columns, label] if c in sample.columns]
     frame = sample[kept].reset_index(drop=True)
-    frame[SCORE] = model.predict_proba(sample[columns])[:, 1]
+    frame[SCORE] = model.predict(sample[columns]) if regression else model.predict_proba(sample[columns])[:, 1]
     return frame
 
 
@@ -57,7 +58,7 @@ def load_reference(settings: Settings, use_case: UseCase, version: int) -> Refer
     if not path.exists():
         training_set = registry.reference_data(settings, use_case.model_name, version, path.parent / "download")
         model = registry.load_sklearn_model(settings, use_case.model_name, version)
-        frame = build_snapshot(training_set, columns, use_case.label, model)
+        frame = build_snapshot(training_set, columns, use_case.label, model, regression=use_case.is_regression)
         temporary = path.with_suffix(".tmp")
         frame.to_parquet(temporary, index=False)
         rows_path.write_text(str(len(training_set)))

@@ -49,15 +49,16 @@ def run_once(settings: Settings, use_case: UseCase, metrics: DriftMetrics, windo
         metrics.record_failure(use_case.model_name, version)
         return False
     metrics.record(result, time.perf_counter() - started)
-    _record_holdout(settings, metrics, result.model_name, result.model_version)
+    _record_holdout(settings, metrics, result.model_name, result.model_version, use_case.is_regression)
     return True
 
 
-def _record_holdout(settings: Settings, metrics: DriftMetrics, model_name: str, version: int) -> None:
+def _record_holdout(settings: Settings, metrics: DriftMetrics, model_name: str, version: int,
+                    regression: bool = False) -> None:
     from monitoring.holdout import holdout_quality
 
     try:
-        quality = holdout_quality(settings, model_name, version)
+        quality = holdout_quality(settings, model_name, version, regression)
     except Exception as exc:  # the drift gauges stand; only the quality-drop alert lacks its baseline
         log.warning("holdout metrics of %s v%s unavailable: %s", model_name, version, mask_passwords(str(exc)))
         return

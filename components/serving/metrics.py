@@ -25,7 +25,8 @@ STALE_FEATURES = Counter("shipyard_stale_features",
                          ["model", "version", "feature_service"])
 ONLINE_STORE_ERRORS = Counter("shipyard_online_store_errors", "Failed online feature reads.",
                               ["model", "version", "store"])
-PREDICTION_SCORE = Histogram("shipyard_prediction_score", "Predicted probability of the positive class.",
+PREDICTION_SCORE = Histogram("shipyard_prediction_score", "Predicted probability of the positive class "
+                             "(a regression's predicted value: read its mean, sum over count).",
                              ["model", "version"], buckets=tuple(i / 20 for i in range(1, 21)))
 UNKNOWN_CATEGORIES = Counter("shipyard_unknown_categories",
                              "Instances with a category value never seen in training; scored, flagged in the log.",

@@ -82,7 +82,7 @@ class ShipyardPredictor(kserve.Model):
         inputs = ModelInputs(columns, frozenset(categorical))
         with tempfile.TemporaryDirectory() as tmp:
             reference = registry.reference_data(self.settings, name, self.version, Path(tmp))
-        scorer = fastest_scorer(model, inputs, reference.head(REFERENCE_ROWS))
+        scorer = fastest_scorer(model, inputs, reference.head(REFERENCE_ROWS), self.use_case.is_regression)
         # A category is "known" when the version's training set holds it (see README: unknown categories).
         known = {c: frozenset(reference[c].dropna().astype(str)) for c in categorical if c in reference}
         features = OnlineFeatures(self.settings, self.use_case)
@@ -108,7 +108,7 @@ class ShipyardPredictor(kserve.Model):
         return tensor_metadata(self.use_case)
 
     def get_output_types(self) -> list[dict]:
-        return [{"name": f"{self.use_case.model_name}_probability", "datatype": "FP64", "shape": [-1]}]
+        return [{"name": self.use_case.output_name, "datatype": "FP64", "shape": [-1]}]
 
     def predict(self, payload, headers=None, response_headers=None):
         protocol = "v2" if isinstance(payload, InferRequest) else "v1"

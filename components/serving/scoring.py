@@ -88,7 +88,7 @@ class Scoring:
         self.features, self.log, self.metrics = features, log, metrics
         self.known_categories = known_categories or {}
         self.model_name, self.version_text = use_case.model_name, str(version)
-        self.output_name = f"{use_case.model_name}_probability"
+        self.output_name = use_case.output_name  # the contract's: a probability or the predicted label
 
     def unknown_categories(self, batch: Batch) -> list[bool]:
         """Per instance: does any category field hold a value the model never saw in training?"""
@@ -101,7 +101,8 @@ class Scoring:
         return flags
 
     def score(self, batch: Batch, protocol: str, request_id: str) -> list[float]:
-        """Probabilities in instance order; every answered instance is in the prediction log first."""
+        """Predictions in instance order (the positive class's probability, or a regression's value);
+        every answered instance is in the prediction log first, its prediction in ``score``."""
         started = time.perf_counter()
         try:
             rows = self.features.lookup(batch.columns[self.use_case.entity])

@@ -1,11 +1,13 @@
 """Evidently's decisions on tiny inline data, including the inputs a live log can send."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from monitoring.drift import DriftResult, compute_drift
-from monitoring.labels import Quality
+from monitoring.labels import Quality, RegressionQuality
 
 pytestmark = pytest.mark.unit
 NUM, CAT = ["amount", "hour"], ["merchant_category"]
@@ -85,6 +87,8 @@ def test_result_survives_json():
                          1.0, sampled_rows=500, prediction_drift=drift.prediction,
                          quality=Quality(400, 0.9, 0.5), skipped={"hour": "empty_in_current"})
     assert DriftResult.from_json(result.to_json()) == result
+    regression = replace(result, quality=RegressionQuality(400, 4.2, 5.6, 8.9))  # a regression's errors
+    assert DriftResult.from_json(regression.to_json()) == regression
 
 
 def test_decisions_near_the_threshold_are_made_again_on_every_row():

@@ -55,6 +55,7 @@ def copy_platform(trained: Settings, home: Path, redis_url: str | None = None, p
     settings = replace(trained, home=home, prediction_log_dir=home / "predictions")
     env = {"SHIPYARD_HOME": str(home), "SHIPYARD_PREDICTION_LOG_DIR": str(settings.prediction_log_dir),
            "SHIPYARD_MLFLOW_TRACKING_URI": trained.mlflow_tracking_uri, "SHIPYARD_PROFILE": "local",
+           "SHIPYARD_USE_CASE": trained.use_case,
            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     if redis_url is not None:
         project = project or new_project()

@@ -64,3 +64,30 @@ def test_without_reference_rows_nothing_is_verified_so_sklearn_serves():
 
     model = fitted(HistGradientBoostingClassifier(max_iter=5, random_state=0))
     assert isinstance(fastest_scorer(model, INPUTS, tiny_frame(0, seed=6)), SklearnScorer)
+
+
+def test_a_regressor_is_served_by_onnx_with_sklearns_predicted_values():
+    """A regressor's prediction is its value (minutes), not a probability: sklearn's ``predict`` and the
+    ONNX regressor's output; float32 tree ensembles match it within 1e-6 of the value, so ONNX serves."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = tiny_frame(400, seed=1)
+    minutes = 20 + 0.3 * frame["amount"] + 2.0 * frame["txn_count_7d"] + (frame["merchant_category"] == "travel") * 9
+    columns = ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                                  ["merchant_category"])], remainder="passthrough")
+    model = Pipeline([("columns", columns), ("regressor", HistGradientBoostingRegressor(max_iter=50, random_state=0))])
+    model.fit(frame[INPUTS.columns], minutes)
+    scorer = fastest_scorer(model, INPUTS, tiny_frame(200, seed=2), regression=True)
+    assert isinstance(scorer, OnnxScorer)
+    unseen = tiny_frame(300, seed=3)
+    values = {name: unseen[name].tolist() for name in INPUTS.columns}
+    expected = model.predict(unseen[INPUTS.columns])
+    assert expected.min() > 10  # minutes: an absolute 1e-6 would be below float32's resolution here
+    np.testing.assert_allclose(scorer.predict(values), expected, rtol=1e-6, atol=0)
+    one_row = {name: column[:1] for name, column in values.items()}
+    np.testing.assert_allclose(scorer.predict(one_row), expected[:1], rtol=1e-6, atol=0)
+    by_sklearn = SklearnScorer(model, INPUTS, regression=True)
+    np.testing.assert_array_equal(by_sklearn.predict(values), expected)
