@@ -84,6 +84,8 @@ def build_training_set(settings: Settings, *, as_of: str, training_days: int, ev
         raise ValueError(f"reference_fraction must be in (0, 0.9), got {reference_fraction}")
     use_case = load_use_case(settings.use_case)
     cutoff = _as_of(settings, as_of)
+    if label_delay_days == -1:  # the pipeline's default: as long as this use case's labels take
+        label_delay_days = use_case.label_delay_days
     span = windows(cutoff, training_days, evaluation_days, label_delay_days)
     snapshot = data.window_snapshot(settings, use_case, span.training[0], span.evaluation[1], cutoff,
                                     data.FEATURE_LOOKBACK)

@@ -35,8 +35,10 @@ class Reference:
         return [c for c in self.columns if c not in self.categorical]
 
 
-def snapshot_path(settings: Settings, model_name: str, version: int) -> Path:
-    return settings.home / "cache" / f"reference-{model_name}-v{version}" / "snapshot.parquet"
+def snapshot_path(settings: Settings, model_name: str, version: int, run_id: str) -> Path:
+    """Keyed by the version's run too: a fresh registry numbers its first model 1 again, and that model's
+    reference must not be an older registry's version 1 left in the cache."""
+    return settings.home / "cache" / f"reference-{model_name}-v{version}-{run_id}" / "snapshot.parquet"
 
 
 def build_snapshot(training_set: pd.DataFrame, columns: list[str], label: str, model,
@@ -53,7 +55,8 @@ def load_reference(settings: Settings, use_case: UseCase, version: int) -> Refer
     """The cached snapshot of ``version``, built on the first call for that version."""
     columns = registry.input_columns(settings, use_case.model_name, version)
     categorical = [c for c in columns if c in use_case.categorical_columns()]
-    path = snapshot_path(settings, use_case.model_name, version)
+    path = snapshot_path(settings, use_case.model_name, version,
+                         registry.run_id(settings, use_case.model_name, version))
     rows_path = path.with_name("rows.txt")
     if not path.exists():
         training_set = registry.reference_data(settings, use_case.model_name, version, path.parent / "download")

@@ -27,7 +27,7 @@ def training_pipeline(
     as_of: str = "",
     training_days: int = 28,
     evaluation_days: int = 3,
-    label_delay_days: int = 14,
+    label_delay_days: int = -1,
     reference_fraction: float = 0.2,
     data_snapshot: str = "",
     min_rows: int = 1000,
@@ -46,7 +46,8 @@ def training_pipeline(
     git_commit: str = "",
 ) -> int:
     """``as_of`` (ISO time; empty: when the newest label arrived) is the snapshot time. The evaluation
-    window is the ``evaluation_days`` ending ``label_delay_days`` before it (late labels have arrived);
+    window is the ``evaluation_days`` ending ``label_delay_days`` before it (late labels have arrived;
+    -1: the use case's own ``label_delay_days``);
     the training window is the ``training_days`` before that. ``data_snapshot`` pins the windows'
     content hash (empty: take it when the step runs). ``tolerance``: how much better on the newest
     window a challenger must be; ``max_reference_drop``: how much worse on the older reference holdout

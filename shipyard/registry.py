@@ -98,6 +98,11 @@ def input_columns(settings: Settings, model_name: str, version: int) -> list[str
     return get_model_info(model_uri(model_name, version)).signature.inputs.input_names()
 
 
+def run_id(settings: Settings, model_name: str, version: int) -> str:
+    """The MLflow run that produced a version: unlike the version number, never reused by another registry."""
+    return client(settings).get_model_version(model_name, str(version)).run_id
+
+
 def reference_data(settings: Settings, model_name: str, version: int, dst: Path) -> pd.DataFrame:
     """The training set a model version was fit on, found through its run (MLflow lineage)."""
     mlflow_client = client(settings)

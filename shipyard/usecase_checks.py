@@ -43,6 +43,8 @@ def _contract_problems(use_case: UseCase) -> list[str]:
     for f in use_case.request_fields:
         if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
             problems.append(f"request field {f.name!r}: minimum {f.minimum} is above maximum {f.maximum}")
+    if use_case.label_delay_days < 0:
+        problems.append(f"label_delay_days must be 0 or more, got {use_case.label_delay_days}")
     if use_case.label in names or use_case.timestamp in names:
         problems.append("the label and the timestamp must not be request fields")
     return problems

@@ -34,7 +34,7 @@ from shipyard_cli.replay import wait_until_logged
 SEED = 7
 LABEL_WAIT = pd.Timedelta(days=14)  # how long the demo lets chargebacks arrive after the drifted week
 # Local state the demo regenerates; a remote MLflow or offline store (prod profile) is left alone.
-STATE_DIRS = ("data", "feast", "kfp", "logs", "reports", "runs", "monitor", "monitoring-stack", "mlflow")
+STATE_DIRS = ("data", "feast", "kfp", "logs", "reports", "runs", "monitor", "monitoring-stack", "mlflow", "cache")
 
 
 @dataclass

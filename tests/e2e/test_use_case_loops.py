@@ -38,22 +38,26 @@ ROWS, TRAFFIC = 20_000, 1_500
 
 @dataclass(frozen=True)
 class Judged:
-    """How the gate's metric of a use case's task improves, and by how much retraining must improve it."""
+    """The gate's metric of a task, how far the demo scenario must degrade the champion on it, and how
+    much retraining must win back (a share of the champion's value for an error, else metric units)."""
 
     metric: str
     higher_is_better: bool
-    margin: float
-    relative: bool  # the margin is a share of the degraded champion's value (an error), else in metric units
+    degraded_by: float
+    regained_by: float
+    relative: bool
     training: dict
 
-    def beyond_margin(self, better: float, worse: float) -> bool:
+    def beyond(self, margin: float, better: float, worse: float) -> bool:
         gain = (better - worse) if self.higher_is_better else (worse - better)
-        return gain >= self.margin * (abs(worse) if self.relative else 1.0)
+        return gain >= margin * (abs(worse) if self.relative else 1.0)
 
 
 JUDGED = {
-    "binary_classification": Judged("roc_auc", True, 0.1, False, {"max_iter": 100, "min_roc_auc": 0.7}),
-    "regression": Judged("mae", False, 0.1, True, {"max_iter": 100}),
+    "binary_classification": Judged("roc_auc", True, 0.1, 0.1, False, {"max_iter": 100, "min_roc_auc": 0.7}),
+    # The MAE alert's margin (25%) for the damage; the gate's own tolerance (1%) for the gain: rides
+    # twice as long are learnt from a few days of traffic only.
+    "regression": Judged("mae", False, 0.25, 0.01, True, {"max_iter": 100}),
 }
 LOOP_TIMEOUT = pytest.mark.timeout(2400)  # pipeline runs of a process per step on a shared 2-core machine
 
@@ -156,8 +160,9 @@ def test_retraining_after_the_demo_scenario_beats_the_degraded_champion(home_of,
     champion_recent = float(tags[f"shipyard.gate.champion_{judged.metric}"])  # v1 on v2's newest window
     challenger_recent = retrained.metrics[judged.metric]
     # The champion really degraded on the drifted window, and the challenger wins back by the margin.
-    assert judged.beyond_margin(first.metrics[judged.metric], champion_recent), (first.metrics, champion_recent)
-    assert judged.beyond_margin(challenger_recent, champion_recent), retrained.gate
+    assert judged.beyond(judged.degraded_by, first.metrics[judged.metric], champion_recent), \
+        (first.metrics, champion_recent)
+    assert judged.beyond(judged.regained_by, challenger_recent, champion_recent), retrained.gate
     assert f"champion v1: {judged.metric} {champion_recent:.4f} -> {challenger_recent:.4f}" in retrained.gate
 
     # Lineage: another window, another content hash, another MLflow dataset digest.
@@ -168,6 +173,10 @@ def test_retraining_after_the_demo_scenario_beats_the_degraded_champion(home_of,
     assert new_tags["shipyard.evaluation_window"] > old_tags["shipyard.evaluation_window"]
     assert new_tags["shipyard.data_snapshot"] != old_tags["shipyard.data_snapshot"]
     assert _dataset_digest(client, after.run_id) != _dataset_digest(client, before.run_id)
+    # The newest window holds the drifted traffic the retrained model learnt from (the use case's own
+    # label delay places it: weeks for chargebacks, a day for delivery times).
+    traffic_start = pd.read_parquet(data.events_path(settings, scenario))[use_case.timestamp].min()
+    assert pd.Timestamp(new_tags["shipyard.evaluation_window"].split("/")[1]) > traffic_start
 
 
 def _dataset_digest(client, run_id: str) -> str:

@@ -9,9 +9,9 @@ from prometheus_client import generate_latest
 
 from monitoring.drift import run_drift_job
 from monitoring.exporter import DriftMetrics
-from monitoring.reference import snapshot_path
+from monitoring.reference import load_reference, snapshot_path
 from monitoring.service import run_once
-from shipyard import data
+from shipyard import data, registry
 from tests.monitoring.logged_traffic import SEED, logged_rows, write_log
 from usecases.fraud import USE_CASE
 
@@ -112,10 +112,20 @@ def test_a_large_window_is_sampled_with_the_same_decisions(use_trained_home):
 def test_the_reference_is_prepared_once_per_version(use_trained_home, trained_home):
     log_traffic(use_trained_home, "normal", rows=500)
     run_drift_job(use_trained_home, USE_CASE, 500)
-    snapshot = snapshot_path(trained_home, "fraud", 1)
+    snapshot = snapshot_path(trained_home, "fraud", 1, registry.run_id(trained_home, "fraud", 1))
     built = snapshot.stat().st_mtime_ns
     run_drift_job(use_trained_home, USE_CASE, 500)
     assert snapshot.stat().st_mtime_ns == built
+
+
+def test_a_reference_left_by_another_registrys_version_1_is_not_read(use_trained_home, trained_home):
+    """A fresh MLflow registry numbers its first model 1 again: the cache is keyed by the version's run."""
+    earlier = snapshot_path(trained_home, "fraud", 1, "run-of-an-earlier-registry")
+    earlier.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"amount": [1.0], "score": [0.5]}).to_parquet(earlier)
+    reference = load_reference(use_trained_home, USE_CASE, 1)
+    # Built from the real run: every model input, many rows (the planted frame has one row, two columns).
+    assert len(reference.frame) > 1 and set(reference.columns) <= set(reference.frame.columns)
 
 
 def test_bad_logs_count_errors_and_keep_the_last_good_values(use_trained_home):

@@ -54,6 +54,7 @@ def test_a_scaffolded_use_case_passes_the_checks_as_written(scaffolded):
     (dict(feature_service="churn_model_v9"), "feature service 'churn_model_v9' is not defined"),
     (dict(scenarios={"x": DriftScenario("x", "", ("colour",))}), "scenario 'x' shifts columns the model does not see"),
     (dict(label="outcome"), "lack columns ['outcome']"),
+    (dict(label_delay_days=-1), "label_delay_days must be 0 or more, got -1"),
     (dict(event_id="transaction_id"), "lack columns ['transaction_id']"),
 ])
 def test_a_broken_contract_is_refused_with_the_problem_named(scaffolded, breakage, named):
