@@ -25,9 +25,23 @@ STALE_FEATURES = Counter("shipyard_stale_features",
                          ["model", "version", "feature_service"])
 ONLINE_STORE_ERRORS = Counter("shipyard_online_store_errors", "Failed online feature reads.",
                               ["model", "version", "store"])
-PREDICTION_SCORE = Histogram("shipyard_prediction_score", "Predicted probability of the positive class "
-                             "(a regression's predicted value: read its mean, sum over count).",
-                             ["model", "version"], buckets=tuple(i / 20 for i in range(1, 21)))
+PROBABILITY_BUCKETS = tuple(i / 20 for i in range(1, 21))
+# A regression's value is in its label's unit (minutes, euros): a 1-2-5 ladder from 0.1 to 5,000.
+VALUE_BUCKETS = tuple(m * 10.0 ** e for e in range(-1, 4) for m in (1, 2, 5))
+_prediction_score: Histogram | None = None
+
+
+def prediction_score(regression: bool = False) -> Histogram:
+    """``shipyard_prediction_score``, registered once per process with the buckets of the first use
+    case's task (a predictor serves one use case): probabilities in 0.05 steps, or a regression's value."""
+    global _prediction_score
+    if _prediction_score is None:
+        _prediction_score = Histogram(
+            "shipyard_prediction_score", "Predicted probability of the positive class, or a regression's "
+            "predicted value in the label's unit.", ["model", "version"],
+            buckets=VALUE_BUCKETS if regression else PROBABILITY_BUCKETS)
+    return _prediction_score
+
 UNKNOWN_CATEGORIES = Counter("shipyard_unknown_categories",
                              "Instances with a category value never seen in training; scored, flagged in the log.",
                              ["model", "version", "field"])
@@ -39,7 +53,7 @@ PROTOCOLS = ("v1", "v2", "grpc")
 
 class ServingMetrics:
     def __init__(self, model: str, version: int, feature_service: str, store: str,
-                 categorical: tuple[str, ...] = ()):
+                 categorical: tuple[str, ...] = (), regression: bool = False):
         labels = {"model": model, "version": str(version)}
         self._labels = labels
         self.duration = {p: REQUEST_DURATION.labels(**labels, protocol=p) for p in PROTOCOLS}
@@ -47,7 +61,7 @@ class ServingMetrics:
         self.missing = MISSING_FEATURES.labels(**labels, feature_service=feature_service)
         self.stale = STALE_FEATURES.labels(**labels, feature_service=feature_service)
         self.store_errors = ONLINE_STORE_ERRORS.labels(**labels, store=store)
-        self.score = PREDICTION_SCORE.labels(**labels)
+        self.score = prediction_score(regression).labels(**labels)
         self.unknown_category = {field: UNKNOWN_CATEGORIES.labels(**labels, field=field) for field in categorical}
         self._requests: dict[tuple[str, int], Counter] = {}
         MODEL_INFO.labels(**labels, feature_service=feature_service).set(1)

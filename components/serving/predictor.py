@@ -89,7 +89,7 @@ class ShipyardPredictor(kserve.Model):
         features.lookup([reference[self.use_case.entity].iloc[0]] if len(reference) else [0])  # store answers?
         features.start_clock_refresh()
         metrics = ServingMetrics(name, self.version, self.use_case.feature_service, features.store_type,
-                                 tuple(known))
+                                 tuple(known), self.use_case.is_regression)
         log = PredictionLog(self.settings.prediction_log_dir)
         self.scoring = Scoring(self.use_case, self.version, scorer, features, log, metrics, known)
         logger.info("serving %s version %d with %s, online store %s", name, self.version, scorer.kind,

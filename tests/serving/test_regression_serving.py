@@ -88,6 +88,12 @@ def test_v1_and_v2_answer_the_same_minutes_and_the_log_holds_them(delivery_serve
     logged = log[log["request_id"] == "delivery-v1"]
     expected = model.predict(logged[columns].astype(float))
     np.testing.assert_allclose(logged["score"].to_numpy(dtype=float), expected, rtol=1e-6, atol=0)
+    # The score histogram's buckets are values in the label's unit, not probabilities.
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    buckets = {line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("shipyard_prediction_score_bucket{") and 'model="delivery"' in line}
+    assert "50.0" in buckets and "0.95" not in buckets, sorted(buckets)
+    assert buckets["2.0"] == 0 and buckets["200.0"] == buckets["+Inf"] >= 2 * len(rows), buckets
 
 
 def test_the_regressor_is_served_by_onnx_runtime(delivery_server):
