@@ -1,7 +1,7 @@
 """Late labels joined to the prediction log, and model quality on the labelled rows.
 
 The label feed is a table with the event's id (the use case's ``event_id``: a transaction, an
-order), its label and when the label became known (a chargeback, a delivery time). A prediction is
+order), its label and when the label became known (a chargeback, a measured outcome). A prediction is
 matched through its request id: callers send the event id as the ``x-request-id`` header, which the
 predictor logs as ``request_id``. A label counts only once it is available, so the quality of a
 fresh window is measured on the rows whose labels have arrived.

@@ -65,7 +65,7 @@ class UseCase:
         return f"{self.model_name}_{suffix}"
 
     demo_scenario: str | None = None  # the scenario `shipyard demo` replays: one that degrades the champion
-    # Days until nearly every event's label is known (a chargeback: weeks; a delivery time: the same
+    # Days until nearly every event's label is known (a chargeback: weeks; a measured duration: the same
     # day): the training pipeline's evaluation window ends this long before its snapshot time.
     label_delay_days: int = 14
 
