@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="stop a step after this many seconds")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench-scale")
     parser.add_argument("--keep", action="store_true", help="keep each size's state folder")
-    parser.add_argument("--in-memory-max-rows", type=int, default=1_000_000,
+    parser.add_argument("--in-memory-max-rows", type=int, default=3_000_000,
                         help="largest size at which the in-memory training path runs too (for the comparison)")
     args = parser.parse_args()
     store = HERE / "results.json"

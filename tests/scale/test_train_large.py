@@ -83,6 +83,9 @@ def test_pipeline_training_samples_a_classifier_above_max_rows_and_fits_whole_be
     assert sample["rows_read"] == len(train) and sample["rows_kept"] <= 12_000 * 1.05 and sample["sampling_rate"] < 0.3
     full_auc = evaluate_model(full, holdout, COLUMNS, "is_fraud")["roc_auc"]
     assert abs(full_auc - evaluate_model(sampled, holdout, COLUMNS, "is_fraud")["roc_auc"]) < AUC_TOLERANCE
+    # The weights keep the probabilities on the full data's scale: the mean score is the real fraud rate.
+    mean_score = sampled.predict_proba(holdout[COLUMNS])[:, 1].mean()
+    assert mean_score == pytest.approx(holdout["is_fraud"].mean(), rel=0.35)
     whole, sample = train_from_path(folder, COLUMNS, CATEGORICAL, "is_fraud", max_rows=len(train), max_iter=50)
     assert sample == {"rows_read": len(train), "rows_kept": len(train), "sampling_rate": 1.0}
     assert evaluate_model(whole, holdout, COLUMNS, "is_fraud")["roc_auc"] == pytest.approx(full_auc, abs=2e-3)
