@@ -128,7 +128,9 @@ def build_training_set(settings: Settings, *, as_of: str, training_days: int, ev
                 joined = joined.dropna(subset=feature_names, how="all")
                 for view, filled in fill_absent_views(joined, service).items():
                     absent[view] = absent.get(view, 0) + filled
-                joined = joined.sort_values(use_case.timestamp, kind="stable").reset_index(drop=True)
+                # In time order, ties by event id: the same data gives the same file, row for row (the
+                # training step's seeded sample then picks the same rows).
+                joined = joined.sort_values([use_case.timestamp, use_case.event_id]).reset_index(drop=True)
                 joined_rows += len(joined)
                 recent = joined[use_case.timestamp] >= span.evaluation[0]
                 reference = ~recent & _sampled(joined[use_case.event_id], reference_fraction)
