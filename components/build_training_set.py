@@ -118,6 +118,10 @@ def build_training_set(settings: Settings, *, as_of: str, training_days: int, ev
             labelled = data.read_labelled_events(settings, use_case, slice_start, slice_end, cutoff,
                                                  [use_case.timestamp, *request_columns])
             labelled_rows += len(labelled)
+            # In time order, ties by event id, before it is cut into chunks: the files' row order is
+            # the same whatever the chunking, and the same data gives the same files row for row (the
+            # training step's seeded sample then picks the same rows).
+            labelled = labelled.sort_values([use_case.timestamp, use_case.event_id], ignore_index=True)
             for first in range(0, len(labelled), chunk_rows):
                 entity_df = labelled.iloc[first:first + chunk_rows][entity_columns].reset_index(drop=True)
                 joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
@@ -128,9 +132,7 @@ def build_training_set(settings: Settings, *, as_of: str, training_days: int, ev
                 joined = joined.dropna(subset=feature_names, how="all")
                 for view, filled in fill_absent_views(joined, service).items():
                     absent[view] = absent.get(view, 0) + filled
-                # In time order, ties by event id: the same data gives the same file, row for row (the
-                # training step's seeded sample then picks the same rows).
-                joined = joined.sort_values([use_case.timestamp, use_case.event_id]).reset_index(drop=True)
+                joined = joined.sort_values([use_case.timestamp, use_case.event_id], ignore_index=True)
                 joined_rows += len(joined)
                 recent = joined[use_case.timestamp] >= span.evaluation[0]
                 reference = ~recent & _sampled(joined[use_case.event_id], reference_fraction)

@@ -39,6 +39,7 @@ def test_chunked_build_writes_the_same_rows_and_values_as_one_join(shipyard_home
         assert list(chunked[name].columns) == list(once[name].columns)
         assert dict(chunked[name].dtypes) == dict(once[name].dtypes)
         pd.testing.assert_frame_equal(_canonical(chunked[name]), _canonical(once[name]))
+        pd.testing.assert_frame_equal(chunked[name], once[name])  # and in the same order
     # Compact types: the contract's ints as int32, the 0/1 label as int8; values the served floats.
     assert str(once["train"]["txn_count_7d"].dtype) == "int32" and str(once["train"]["is_fraud"].dtype) == "int8"
     assert once["train"]["amount"].dtype == "float64"
