@@ -64,16 +64,28 @@ class TrainingSetSummary:
     windows: dict[str, str] = field(default_factory=dict)  # as_of, training_window, evaluation_window
     data_snapshot: str = ""  # content hash of every offline-store file the windows read
     absent_views: dict[str, int] = field(default_factory=dict)  # view -> rows it had no row for (filled)
+    chunks: int = 0  # Feast point-in-time joins the build made (one per chunk of labelled events)
+
+
+# Bounded memory: labelled events are read one time slice at a time (a day: the offline store's
+# partitions), and each slice goes to Feast's point-in-time join in chunks of at most CHUNK_ROWS
+# entity rows; each chunk's result is appended to the three Parquet files and dropped. Peak memory is
+# one chunk's join, whatever the window holds. A row's features, its set and its values do not depend
+# on the chunking (every row is joined as of its own time; the reference share is drawn by event id).
+TIME_SLICE = pd.Timedelta(days=1)
+CHUNK_ROWS = 200_000
 
 
 def build_training_set(settings: Settings, *, as_of: str, training_days: int, evaluation_days: int,
                        label_delay_days: int, reference_fraction: float, train_path: str, holdout_path: str,
-                       reference_path: str, data_snapshot: str = "") -> TrainingSetSummary:
+                       reference_path: str, data_snapshot: str = "", time_slice: pd.Timedelta | None = TIME_SLICE,
+                       chunk_rows: int = CHUNK_ROWS) -> TrainingSetSummary:
     """Read the windows' labelled events, join features as of each event, write the three sets.
 
     ``as_of`` (ISO time, or empty for when the newest label arrived) is the snapshot time: labels that
     had not arrived by then are unknown, exactly as in production. ``data_snapshot``, when given, must
-    equal the content hash of what is read now: a pinned run refuses changed data.
+    equal the content hash of what is read now: a pinned run refuses changed data. ``time_slice``
+    (None: both windows at once) and ``chunk_rows`` bound what is in memory at a time.
     """
     from components.feature_checks import contract_types
     from components.lineage import SnapshotMismatchError
@@ -82,6 +94,8 @@ def build_training_set(settings: Settings, *, as_of: str, training_days: int, ev
 
     if not 0.0 < reference_fraction < 0.9:
         raise ValueError(f"reference_fraction must be in (0, 0.9), got {reference_fraction}")
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     use_case = load_use_case(settings.use_case)
     cutoff = _as_of(settings, as_of)
     if label_delay_days == -1:  # the pipeline's default: as long as this use case's labels take
@@ -92,36 +106,130 @@ def build_training_set(settings: Settings, *, as_of: str, training_days: int, ev
     if data_snapshot and data_snapshot != snapshot:
         raise SnapshotMismatchError(f"data changed since the run's snapshot {data_snapshot}: now {snapshot}")
     request_columns = [f.name for f in use_case.request_fields]
-    labelled = data.read_labelled_events(settings, use_case, span.training[0], span.evaluation[1], cutoff,
-                                         [use_case.timestamp, *request_columns])
-    if labelled.empty:
-        raise ValueError(f"no labelled events in {_span((span.training[0], span.evaluation[1]))} known at "
-                         f"{cutoff.isoformat()}: ingest data first (`shipyard data generate`)")
-
     store = features.feature_store(settings)
     service, feature_names = features.contract(store, use_case)
-    entity_df = labelled[[use_case.event_id, use_case.timestamp, *request_columns, use_case.label]]
-    joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
-    # No feature at all: an entity not yet known to the store (as unknown card holders are at serving
-    # time) or a row beyond the TTL. Partly missing features are kept for validation to report.
-    joined = joined.dropna(subset=feature_names, how="all")
-    absent = fill_absent_views(joined, service)
-    joined = joined.sort_values(use_case.timestamp, kind="stable").reset_index(drop=True)
-
-    recent = joined[use_case.timestamp] >= span.evaluation[0]
-    reference = ~recent & _sampled(joined[use_case.event_id], reference_fraction)
-    sets = ((joined[~recent & ~reference], train_path), (joined[recent], holdout_path),
-            (joined[reference], reference_path))
-    for frame, path in sets:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        frame.drop(columns=[use_case.event_id]).to_parquet(path, index=False)
     model_columns = [f.name for f in use_case.model_request_fields] + feature_names
     types = contract_types(store, use_case)
+    entity_columns = [use_case.event_id, use_case.timestamp, *request_columns, use_case.label]
+
+    paths = {"train": train_path, "holdout": holdout_path, "reference": reference_path}
+    writers = _SetWriters(paths, types, use_case)
+    labelled_rows, joined_rows, chunks, absent = 0, 0, 0, {}
+    try:
+        for slice_start, slice_end in _slices(span.training[0], span.evaluation[1], time_slice):
+            labelled = data.read_labelled_events(settings, use_case, slice_start, slice_end, cutoff,
+                                                 [use_case.timestamp, *request_columns])
+            labelled_rows += len(labelled)
+            # In time order, ties by event id, before it is cut into chunks: the files' row order is
+            # the same whatever the chunking, and the same data gives the same files row for row (the
+            # training step's seeded sample then picks the same rows).
+            labelled = labelled.sort_values([use_case.timestamp, use_case.event_id], ignore_index=True)
+            for first in range(0, len(labelled), chunk_rows):
+                entity_df = labelled.iloc[first:first + chunk_rows][entity_columns].reset_index(drop=True)
+                joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
+                chunks += 1
+                # No feature at all: an entity not yet known to the store (as unknown card holders are
+                # at serving time) or a row beyond the TTL. Partly missing features are kept for
+                # validation to report.
+                joined = joined.dropna(subset=feature_names, how="all")
+                for view, filled in fill_absent_views(joined, service).items():
+                    absent[view] = absent.get(view, 0) + filled
+                joined = joined.sort_values([use_case.timestamp, use_case.event_id], ignore_index=True)
+                joined_rows += len(joined)
+                recent = joined[use_case.timestamp] >= span.evaluation[0]
+                reference = ~recent & _sampled(joined[use_case.event_id], reference_fraction)
+                writers.write({"train": joined[~recent & ~reference], "holdout": joined[recent],
+                               "reference": joined[reference]})
+            del labelled
+        if labelled_rows == 0:
+            raise ValueError(f"no labelled events in {_span((span.training[0], span.evaluation[1]))} known at "
+                             f"{cutoff.isoformat()}: ingest data first (`shipyard data generate`)")
+        rows = writers.close()
+    except BaseException:
+        writers.abort()
+        raise
     return TrainingSetSummary(
-        rows=len(sets[0][0]), holdout_rows=len(sets[1][0]), reference_rows=len(sets[2][0]),
-        dropped_without_features=len(labelled) - len(joined), feature_columns=model_columns,
+        rows=rows["train"], holdout_rows=rows["holdout"], reference_rows=rows["reference"],
+        dropped_without_features=labelled_rows - joined_rows, feature_columns=model_columns,
         feature_types={c: types[c] for c in model_columns}, windows=span.describe(), data_snapshot=snapshot,
-        absent_views=absent)
+        absent_views=absent, chunks=chunks)
+
+
+class _SetWriters:
+    """The three sets, each one Parquet file written chunk by chunk (pyarrow's ParquetWriter).
+
+    Every chunk is cast to one schema, fixed by the first chunk and the contract, in compact types:
+    the contract's int columns as int32 (nullable: a partly missing view stays null for validation),
+    its floats as float64 (the values served online, unrounded), timestamps in microseconds, a 0/1
+    classification label as int8."""
+
+    def __init__(self, paths: dict[str, str], types: dict[str, str], use_case) -> None:
+        self.paths, self.types, self.use_case = paths, types, use_case
+        self.schema = None
+        self.writers: dict = {}
+        self.rows = dict.fromkeys(paths, 0)
+
+    def _schema_of(self, frame: pd.DataFrame):
+        import pyarrow as pa
+
+        fields = []
+        for name, dtype in frame.dtypes.items():
+            kind = self.types.get(name)
+            if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+                arrow = pa.timestamp("us", tz="UTC")
+            elif kind == "int":
+                arrow = pa.int32()
+            elif kind == "float" or pd.api.types.is_float_dtype(dtype):
+                arrow = pa.float64()
+            elif kind == "category" or pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+                arrow = pa.string()
+            elif name == self.use_case.label and not self.use_case.is_regression:
+                arrow = pa.int8()
+            elif pd.api.types.is_bool_dtype(dtype):
+                arrow = pa.bool_()
+            else:
+                arrow = pa.int64()
+            fields.append(pa.field(name, arrow))
+        return pa.schema(fields)
+
+    def write(self, sets: dict[str, pd.DataFrame]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for name, frame in sets.items():
+            frame = frame.drop(columns=[self.use_case.event_id])
+            if self.schema is None:
+                self.schema = self._schema_of(frame)
+            if name not in self.writers:
+                Path(self.paths[name]).parent.mkdir(parents=True, exist_ok=True)
+                self.writers[name] = pq.ParquetWriter(self.paths[name], self.schema)
+            if len(frame):
+                table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False, safe=True)
+                self.writers[name].write_table(table)
+                self.rows[name] += len(frame)
+
+    def close(self) -> dict[str, int]:
+        """Close the three files (each chunk opened all three, so an empty set is still a file)."""
+        for name in list(self.writers):
+            self.writers.pop(name).close()
+        return self.rows
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
+
+
+def _slices(start: pd.Timestamp, end: pd.Timestamp, size: pd.Timedelta | None):
+    """``[start, end)`` in consecutive slices of ``size`` (one slice when None)."""
+    if size is None:
+        yield start, end
+        return
+    if size <= pd.Timedelta(0):
+        raise ValueError(f"time_slice must be positive, got {size}")
+    while start < end:
+        yield start, min(start + size, end)
+        start += size
 
 
 def fill_absent_views(joined: pd.DataFrame, service) -> dict[str, int]:

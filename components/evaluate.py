@@ -160,3 +160,17 @@ def curves(truth: np.ndarray, scores: np.ndarray) -> Curves:
 def _metric_name(value: str) -> str:
     """MLflow metric names allow letters, digits, '_', '-', '.', ' ', ':' and '/'."""
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in value)
+
+
+def evaluate_holdouts(model, holdout_path: str, reference_path: str, feature_columns: list[str], label: str,
+                      segment_columns: list[str], task: str = "binary_classification") -> tuple[dict, pd.DataFrame]:
+    """The pipeline's evaluation: metrics on the recent holdout (plain names) and the reference holdout
+    ("reference_" names). Reads only the model's columns and the label of each holdout (never the rest
+    of the files); returns the metrics and the recent holdout (for the ROC curve)."""
+    needed = list(dict.fromkeys([*feature_columns, *segment_columns, label]))
+    holdout = pd.read_parquet(holdout_path, columns=needed)
+    results = evaluate_model(model, holdout, feature_columns, label, segment_columns, task=task)
+    reference = evaluate_model(model, pd.read_parquet(reference_path, columns=needed), feature_columns, label,
+                               task=task)
+    results.update({f"reference_{name}": value for name, value in reference.items()})
+    return results, holdout

@@ -57,22 +57,26 @@ def validate_op(train_set: Input[Dataset], min_rows: int, skew_sample: int, max_
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def train_op(train_set: Input[Dataset], model_family: str, learning_rate: float, max_iter: int,
-             max_leaf_nodes: int, seed: int, model: Output[Model]):
-    import pandas as pd
-
-    from components.train import save_model, train_model
+             max_leaf_nodes: int, seed: int, max_train_rows: int, model: Output[Model]):
+    """Reads the training set in Arrow batches and fits on at most about ``max_train_rows`` rows
+    (components/train_large.train_from_path): bounded memory whatever the window holds."""
+    from components.train import save_model
+    from components.train_large import train_from_path
     from shipyard.settings import Settings
     from shipyard.usecase import load_use_case
 
     use_case = load_use_case(Settings.from_env(component="pipeline").use_case)
     columns = list(train_set.metadata["feature_columns"])
-    fitted = train_model(pd.read_parquet(train_set.path), columns, use_case.categorical_columns(), use_case.label,
-                         model_family=model_family, learning_rate=learning_rate, max_iter=max_iter,
-                         max_leaf_nodes=max_leaf_nodes, seed=seed, task=use_case.task)
+    fitted, sample = train_from_path(train_set.path, columns, use_case.categorical_columns(), use_case.label,
+                                     task=use_case.task, max_rows=max_train_rows, model_family=model_family,
+                                     learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
+                                     seed=seed)
     save_model(fitted, model.path)
     model.metadata.update(feature_columns=columns, model_family=model_family, learning_rate=learning_rate,
                           max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, seed=seed, task=use_case.task,
-                          framework="sklearn+skops")
+                          max_train_rows=max_train_rows, framework="sklearn+skops", **sample)
+    print(f"trained on {sample['rows_kept']} of {sample['rows_read']} rows "
+          f"(sampling rate {sample['sampling_rate']:.4f})")
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
@@ -82,21 +86,16 @@ def evaluate_op(model: Input[Model], holdout_set: Input[Dataset], reference_set:
 
     Returns the headline metric: ROC AUC for a classifier, MAE for a regression (whose
     ``classification`` artifact stays empty: there is no ROC curve to draw)."""
-    import pandas as pd
-
-    from components.evaluate import curves, evaluate_model, scores_of
+    from components.evaluate import curves, evaluate_holdouts, scores_of
     from components.train import load_model
     from shipyard.settings import Settings
     from shipyard.usecase import load_use_case
 
     use_case = load_use_case(Settings.from_env(component="pipeline").use_case)
     columns = list(holdout_set.metadata["feature_columns"])
-    holdout, fitted = pd.read_parquet(holdout_set.path), load_model(model.path)
-    results = evaluate_model(fitted, holdout, columns, use_case.label, use_case.categorical_columns(),
-                             task=use_case.task)
-    reference = evaluate_model(fitted, pd.read_parquet(reference_set.path), columns, use_case.label,
-                               task=use_case.task)
-    results.update({f"reference_{name}": value for name, value in reference.items()})
+    fitted = load_model(model.path)
+    results, holdout = evaluate_holdouts(fitted, holdout_set.path, reference_set.path, columns, use_case.label,
+                                         use_case.categorical_columns(), task=use_case.task)
     for name, value in results.items():
         metrics.log_metric(name, value)
     if use_case.is_regression:

@@ -1,6 +1,9 @@
-"""Train a classifier on a training set larger than memory: stream it, keep every positive, sample the negatives.
+"""Train on a training set larger than memory: stream it, keep every positive, sample the negatives.
 
-Binary classification only (it samples by class); a regression trains in memory (components/train.py).
+The pipeline's train step (``train_from_path``) always reads the training set this way. A binary
+classifier keeps every positive and samples negatives with weights (below); a regression has no
+majority class, so above ``max_rows`` it keeps a uniform, seeded sample of rows (unweighted: every row
+stands for the same number of rows), and below it every row.
 
 Fraud is rare (about 1.5% of events), so almost all of a large training set is negatives that add
 little once a few hundred thousand are seen. The Parquet training set (one file or a folder of
@@ -133,5 +136,63 @@ def train_model_bounded(path: str | Path, feature_columns: list[str], categorica
     numeric = [c for c in feature_columns if c not in categorical]
     model = make_model(model_family, categorical, numeric, learning_rate=learning_rate, max_iter=max_iter,
                        max_leaf_nodes=max_leaf_nodes, seed=seed)
-    model.fit(frame[feature_columns], frame[label], classifier__sample_weight=weights)
+    if summary.negative_rate < 1.0:
+        model.fit(frame[feature_columns], frame[label], classifier__sample_weight=weights)
+    else:  # nothing sampled: the in-memory fit, unweighted
+        model.fit(frame[feature_columns], frame[label])
     return model, summary
+
+
+def sample_rows(path: str | Path, feature_columns: list[str], categorical: list[str], label: str, *,
+                max_rows: int = DEFAULT_MAX_ROWS, seed: int = 0,
+                batch_rows: int = BATCH_ROWS) -> tuple[pd.DataFrame, SampleSummary]:
+    """A uniform seeded sample of at most about ``max_rows`` rows (every row when there are fewer), read
+    batch by batch in compact dtypes; the label keeps its type. For a regression: no class to sample by."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(str(path), format="parquet")
+    missing = [c for c in [*feature_columns, label] if c not in dataset.schema.names]
+    if missing:
+        raise ValueError(f"training set {path} has no column(s): {', '.join(missing)}")
+    total = dataset.count_rows()
+    rate = 1.0 if total <= max_rows else max_rows / total
+    rng = np.random.default_rng(seed)
+    kept = []
+    for batch in dataset.to_batches(columns=[*feature_columns, label], batch_size=batch_rows):
+        if rate < 1.0:
+            batch = batch.filter(pa.array(rng.random(batch.num_rows) < rate))
+        kept.append(_compact(batch, [*categorical, label]))
+    frame = (pa.Table.from_batches(kept) if kept else dataset.schema.empty_table()).to_pandas()
+    for column in categorical:
+        frame[column] = frame[column].astype("category")
+    summary = SampleSummary(rows_read=total, positives=0, negatives=0, negatives_kept=0, negative_rate=rate)
+    return frame, summary
+
+
+def train_from_path(path: str | Path, feature_columns: list[str], categorical: list[str], label: str, *,
+                    task: str = "binary_classification", max_rows: int = DEFAULT_MAX_ROWS,
+                    model_family: str = "hist_gradient_boosting", learning_rate: float = 0.1, max_iter: int = 200,
+                    max_leaf_nodes: int = 31, seed: int = 0, batch_rows: int = BATCH_ROWS):
+    """The pipeline's training: the Parquet training set read in Arrow batches, at most about
+    ``max_rows`` rows kept (a classifier: every positive and weighted negatives; a regression: a uniform
+    sample). Returns the fitted Pipeline and what it was fitted on (rows read and kept, sampling rate)."""
+    from components.train import make_model
+
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    params = {"model_family": model_family, "learning_rate": learning_rate, "max_iter": max_iter,
+              "max_leaf_nodes": max_leaf_nodes, "seed": seed}
+    if task == "regression":
+        frame, summary = sample_rows(path, feature_columns, categorical, label, max_rows=max_rows, seed=seed,
+                                     batch_rows=batch_rows)
+        numeric = [c for c in feature_columns if c not in categorical]
+        model = make_model(model_family, categorical, numeric, learning_rate=learning_rate, max_iter=max_iter,
+                           max_leaf_nodes=max_leaf_nodes, seed=seed, task=task)
+        model.fit(frame[feature_columns], frame[label])
+        kept = len(frame)
+    else:
+        model, summary = train_model_bounded(path, feature_columns, categorical, label, max_rows=max_rows,
+                                             batch_rows=batch_rows, **params)
+        kept = summary.rows_kept
+    return model, {"rows_read": summary.rows_read, "rows_kept": kept, "sampling_rate": summary.negative_rate}

@@ -38,6 +38,7 @@ def training_pipeline(
     max_iter: int = 200,
     max_leaf_nodes: int = 31,
     seed: int = 0,
+    max_train_rows: int = 250_000,
     min_roc_auc: float = 0.8,
     min_pr_auc: float = 0.1,
     max_mae: float = 0.0,
@@ -53,7 +54,10 @@ def training_pipeline(
     window a challenger must be; ``max_reference_drop``: how much worse on the older reference holdout
     it may be. The use case's task chooses the gate: ``min_roc_auc`` and ``min_pr_auc`` judge a
     classifier; a regression needs a MAE of at most ``max_mae`` (0: the use case's own ``max_mae``),
-    and reads ``tolerance`` and ``max_reference_drop`` as shares of the champion's error."""
+    and reads ``tolerance`` and ``max_reference_drop`` as shares of the champion's error.
+    ``max_train_rows``: the training step fits on at most about this many rows, read in Arrow batches
+    (a classifier keeps every positive and a weighted sample of negatives, a regression a uniform
+    sample; components/train_large.py); a training set this size or smaller is fitted whole."""
     dataset = build_training_set_op(as_of=as_of, training_days=training_days, evaluation_days=evaluation_days,
                                     label_delay_days=label_delay_days, reference_fraction=reference_fraction,
                                     data_snapshot=data_snapshot)
@@ -64,7 +68,8 @@ def training_pipeline(
     validation.set_display_name("validate data against the feature contract")
     validation.set_caching_options(False)  # the skew check reads the online store as it is now
     model = train_op(train_set=dataset.outputs["train_set"], model_family=model_family,
-                     learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, seed=seed)
+                     learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, seed=seed,
+                     max_train_rows=max_train_rows)
     model.set_display_name("train")
     model.after(validation)
     evaluation = evaluate_op(model=model.outputs["model"], holdout_set=dataset.outputs["holdout_set"],

@@ -1,64 +1,56 @@
-"""Generated events in the offline store's layout, written chunk by chunk so any size fits in memory.
+"""Generated events in the project's offline store (shipyard/data.py), written chunk by chunk so any size fits.
 
-    <offline uri>/transactions/date=YYYY-MM-DD/part-g<chunk>-0.parquet      labelled events (entity df)
-    <offline uri>/customer_spend_stats/date=YYYY-MM-DD/part-g0-0.parquet    the use case's feature table
-
-Timestamps are ``timestamp[us, UTC]``. The fraud generator draws a whole data set in one call; here
-each chunk of at most ``CHUNK_ROWS`` events is one call with its own seed (``seed + chunk``), so a
-chunk's customers share ids with the other chunks' but not their spending profiles: fine for
-measuring cost, and the in-memory and bounded models are compared on the same data.
+The store is what ``shipyard data generate`` makes (events, the late labels that had arrived by the end
+of the last day, the feature tables), but the generator is called once per chunk of at most
+``CHUNK_ROWS`` events, each with its own seed (``seed + chunk``): a chunk's customers share ids with
+the other chunks' but not their spending profiles. Fine for measuring cost; the in-memory and bounded
+models are compared on the same data.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 CHUNK_ROWS = 1_000_000
-EVENTS_TABLE = "transactions"
-FEATURE_TABLE = "customer_spend_stats"
 
 
-def to_microseconds(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every timestamp column as datetime64[us, UTC] (Spark 4 and the layout both want microseconds)."""
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
-            frame[column] = frame[column].dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-    return frame
+def write_store(settings, use_case, rows: int, seed: int) -> dict:
+    """``rows`` generated events, their labels known at the end of the last day, and the feature tables."""
+    import pyarrow.dataset as ds
+
+    from shipyard import data
+
+    ts = use_case.timestamp
+    clock = None
+    for chunk in range(-(-rows // CHUNK_ROWS)):
+        world = use_case.generate(min(CHUNK_ROWS, rows - chunk * CHUNK_ROWS), seed + chunk, None)
+        # The clock at the end of the baseline's last day (every chunk spans the same days), as
+        # ``shipyard data generate`` ingests: later chargebacks have not arrived.
+        clock = clock or data.period_end(world[ts])
+        _write_chunk(settings, use_case, world, f"g{chunk}", clock)
+        del world
+    # The features from the stored events, reading only the columns they are computed from.
+    events = ds.dataset(str(data.table_dir(settings, data.EVENTS)), format="parquet")
+    history = events.to_table(columns=[use_case.entity, ts, "amount"]).to_pandas()
+    tables = use_case.build_features(history)
+    del history
+    paths = data.feature_tables(use_case)
+    if not isinstance(tables, dict):
+        (source,) = paths
+        tables = {source: tables}
+    feature_rows = 0
+    for source, table in tables.items():
+        data.write_partitioned(settings, paths[source], table[table[ts] < clock], ts, "g0")
+        feature_rows += int((table[ts] < clock).sum())
+    return {"events": rows, "clock": clock.isoformat(), "feature_rows": feature_rows}
 
 
-def write_partitioned(frame: pd.DataFrame, folder: Path, writer: str, timestamp: str = "event_timestamp") -> int:
-    """One file per day of ``timestamp`` (append-only: a new writer id never overwrites a file)."""
-    days = frame[timestamp].dt.strftime("%Y-%m-%d")
-    files = 0
-    for day, part in frame.groupby(days, sort=True):
-        target = folder / f"date={day}"
-        target.mkdir(parents=True, exist_ok=True)
-        part.to_parquet(target / f"part-{writer}-0.parquet", index=False)
-        files += 1
-    return files
+def _write_chunk(settings, use_case, world: pd.DataFrame, writer: str, clock: pd.Timestamp) -> None:
+    from shipyard import data
 
-
-def write_events(offline: Path, rows: int, seed: int, generate) -> int:
-    """``rows`` generated events under ``offline/transactions``, at most CHUNK_ROWS in memory at a time."""
-    files, chunk = 0, 0
-    while chunk * CHUNK_ROWS < rows:
-        size = min(CHUNK_ROWS, rows - chunk * CHUNK_ROWS)
-        events = to_microseconds(generate(size, seed + chunk, None))
-        events["transaction_id"] = f"g{chunk}-" + events["transaction_id"]  # unique across chunks
-        files += write_partitioned(events, offline / EVENTS_TABLE, f"g{chunk}")
-        chunk += 1
-    return files
-
-
-def write_features(offline: Path, build_features, single_file: Path) -> int:
-    """The feature table from the events' three columns it needs; also as the single file Feast reads today."""
-    events = pd.read_parquet(offline / EVENTS_TABLE, columns=["customer_id", "event_timestamp", "amount"])
-    events["event_timestamp"] = events["event_timestamp"].dt.tz_convert("UTC")
-    table = to_microseconds(build_features(events))
-    del events
-    single_file.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(single_file, index=False)
-    write_partitioned(table, offline / FEATURE_TABLE, "g0")
-    return len(table)
+    ts, label = use_case.timestamp, use_case.label
+    data.write_partitioned(settings, data.EVENTS, world.drop(columns=[label, data.LABEL_TIME]), ts, writer)
+    arrived = world[world[data.LABEL_TIME] < clock]
+    data.write_partitioned(settings, data.LABELS,
+                           arrived[[use_case.event_id, use_case.entity, ts, label, data.LABEL_TIME]],
+                           data.LABEL_TIME, writer)

@@ -22,49 +22,36 @@ from benchmarks.scale.measure import GIB, StepResult, run_step
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-# What each step needs from the steps before it; a tuple is "any one of these". build_duckdb stands in
-# for today's build where it cannot run (see steps.build_duckdb); run it after build, which it overwrites.
-TRAINING_SET = ("build", "build_duckdb")
+# What each step needs from the steps before it. The pipeline's steps are build, validate, train,
+# evaluate and register; train_in_memory and evaluate_in_memory are the side comparison (the whole
+# training set in pandas), run up to --in-memory-max-rows.
 NEEDS = {
     "generate": [],
     "materialize_local": ["generate"],
-    "events_file": ["generate"],
-    "build": ["events_file"],
-    "build_duckdb": ["generate"],
-    "validate": [TRAINING_SET, "materialize_local"],
-    "train_in_memory": [TRAINING_SET],
-    "train_bounded": [TRAINING_SET],
-    "evaluate": ["train_in_memory"],
-    "evaluate_bounded": ["train_bounded"],
-    "register": ["evaluate_bounded"],
-    "drift": [],
-    "materialize_redis": ["generate"],
+    "build": ["generate"],
+    "validate": ["build", "materialize_local"],
+    "train": ["build"],
+    "evaluate": ["train"],
+    "register": ["evaluate"],
+    "train_in_memory": ["build"],
+    "evaluate_in_memory": ["train_in_memory"],
 }
+IN_MEMORY = ("train_in_memory", "evaluate_in_memory")
 
 
-def drift_entry_available() -> bool:
-    import benchmarks.drift
-
-    return callable(getattr(benchmarks.drift, "measure_at", None))
-
-
-def run_size(rows: int, work: Path, steps: list[str], memory_cap: int, timeout: float, redis_url: str,
+def run_size(rows: int, work: Path, steps: list[str], memory_cap: int, timeout: float,
              in_memory_max_rows: int) -> list:
     work.mkdir(parents=True, exist_ok=True)
-    env = {"SHIPYARD_HOME": str(work / "home"), "SHIPYARD_PROFILE": "local", "SHIPYARD_REDIS_URL": redis_url,
+    env = {"SHIPYARD_HOME": str(work / "home"), "SHIPYARD_PROFILE": "local",
            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONPATH": str(ROOT)}
     # A step not in this run was done by an earlier one (--keep): its output is in the state folder.
-    done: dict[str, str] = {step: "ok" for step in NEEDS if step not in steps and step != "build_duckdb"}
+    done: dict[str, str] = {step: "ok" for step in NEEDS if step not in steps}
     results = []
     for step in steps:
-        missing = ["/".join(n) if isinstance(n, tuple) else n for n in NEEDS[step]
-                   if all(done.get(one) != "ok" for one in (n if isinstance(n, tuple) else (n,)))]
-        if step in ("train_in_memory", "evaluate") and rows > in_memory_max_rows:
+        missing = [n for n in NEEDS[step] if done.get(n) != "ok"]
+        if step in IN_MEMORY and rows > in_memory_max_rows:
             result = StepResult(step, rows, 0.0, 0, "skipped", os.getloadavg()[0],
                                 error=f"the in-memory path is compared up to {in_memory_max_rows:,} events")
-        elif step == "drift" and not drift_entry_available():
-            result = StepResult(step, rows, 0.0, 0, "skipped", os.getloadavg()[0],
-                                error="the drift benchmark has no measure_at(rows, work) entry point in this branch")
         elif missing:
             result = StepResult(step, rows, 0.0, 0, "skipped", os.getloadavg()[0],
                                 error=f"needs {', '.join(missing)}")
@@ -79,8 +66,6 @@ def run_size(rows: int, work: Path, steps: list[str], memory_cap: int, timeout: 
 
 
 def main() -> None:
-    from shipyard_cli.processes import free_port, start_redis
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--steps", nargs="+", default=list(NEEDS), choices=list(NEEDS))
@@ -94,28 +79,23 @@ def main() -> None:
     args = parser.parse_args()
     store = HERE / "results.json"
     recorded = json.loads(store.read_text()) if store.exists() else {}
-    port = free_port()
-    redis = start_redis(port, args.work / "redis" / "redis.log")  # a private Redis, stopped at the end
-    try:
-        for rows in args.sizes:
-            work = args.work / f"rows-{rows}"
-            if "generate" in args.steps:
-                shutil.rmtree(work, ignore_errors=True)
-            before = os.getloadavg()
-            results = run_size(rows, work, args.steps, int(args.memory_cap_gib * GIB), args.timeout,
-                               f"redis://127.0.0.1:{port}/0", args.in_memory_max_rows)
-            recorded = json.loads(store.read_text()) if store.exists() else {}  # another run may have written
-            earlier = {r["step"]: r for r in recorded.get(str(rows), {}).get("results", [])}
-            earlier.update({r.step: r.as_dict() for r in results})
-            recorded[str(rows)] = {"load_before": before, "load_after": os.getloadavg(),
-                                   "memory_cap_gib": args.memory_cap_gib,
-                                   "results": [earlier[s] for s in NEEDS if s in earlier]}
-            store.write_text(json.dumps(recorded, indent=1, default=str))
-            if not args.keep:
-                shutil.rmtree(work, ignore_errors=True)
-    finally:
-        redis.stop()
-    report.write(recorded, HERE)
+    for rows in args.sizes:
+        work = args.work / f"rows-{rows}"
+        if "generate" in args.steps:
+            shutil.rmtree(work, ignore_errors=True)
+        before = os.getloadavg()
+        results = run_size(rows, work, args.steps, int(args.memory_cap_gib * GIB), args.timeout,
+                           args.in_memory_max_rows)
+        recorded = json.loads(store.read_text()) if store.exists() else {}  # another run may have written
+        earlier = {r["step"]: r for r in recorded.get(str(rows), {}).get("results", [])}
+        earlier.update({r.step: r.as_dict() for r in results})
+        recorded[str(rows)] = {"load_before": before, "load_after": os.getloadavg(),
+                               "memory_cap_gib": args.memory_cap_gib,
+                               "results": [earlier[s] for s in NEEDS if s in earlier]}
+        store.write_text(json.dumps(recorded, indent=1, default=str))
+        report.write(recorded, HERE)  # after each size: a run stopped later still leaves its figures
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {HERE / 'results.md'}")
 
 

@@ -5,7 +5,13 @@ import pytest
 
 from components.evaluate import evaluate_model
 from components.train import train_model
-from components.train_large import AUC_TOLERANCE, negative_rate_for, sample_training_set, train_model_bounded
+from components.train_large import (
+    AUC_TOLERANCE,
+    negative_rate_for,
+    sample_training_set,
+    train_from_path,
+    train_model_bounded,
+)
 from usecases.fraud.data import generate_transactions
 
 pytestmark = pytest.mark.unit
@@ -67,3 +73,31 @@ def test_too_many_positives_or_a_missing_column_is_a_clear_error(split):
         negative_rate_for(positives=500, negatives=10_000, max_rows=400)
     with pytest.raises(ValueError, match="no column.*txn_count_7d"):
         sample_training_set(folder, [*COLUMNS, "txn_count_7d"], CATEGORICAL, "is_fraud")
+
+
+def test_pipeline_training_samples_a_classifier_above_max_rows_and_fits_whole_below(split):
+    train, holdout, folder = split
+    full = train_model(train, COLUMNS, CATEGORICAL, "is_fraud", max_iter=50)
+    sampled, sample = train_from_path(folder, COLUMNS, CATEGORICAL, "is_fraud", max_rows=12_000, max_iter=50,
+                                      batch_rows=5_000)
+    assert sample["rows_read"] == len(train) and sample["rows_kept"] <= 12_000 * 1.05 and sample["sampling_rate"] < 0.3
+    full_auc = evaluate_model(full, holdout, COLUMNS, "is_fraud")["roc_auc"]
+    assert abs(full_auc - evaluate_model(sampled, holdout, COLUMNS, "is_fraud")["roc_auc"]) < AUC_TOLERANCE
+    # The weights keep the probabilities on the full data's scale: the mean score is the real fraud rate.
+    mean_score = sampled.predict_proba(holdout[COLUMNS])[:, 1].mean()
+    assert mean_score == pytest.approx(holdout["is_fraud"].mean(), rel=0.35)
+    whole, sample = train_from_path(folder, COLUMNS, CATEGORICAL, "is_fraud", max_rows=len(train), max_iter=50)
+    assert sample == {"rows_read": len(train), "rows_kept": len(train), "sampling_rate": 1.0}
+    assert evaluate_model(whole, holdout, COLUMNS, "is_fraud")["roc_auc"] == pytest.approx(full_auc, abs=2e-3)
+
+
+def test_pipeline_training_of_a_regression_keeps_a_uniform_sample_above_max_rows(split):
+    train, holdout, folder = split
+    inputs = ["hour", "merchant_category"]
+    model, sample = train_from_path(folder, inputs, CATEGORICAL, "amount", task="regression", max_rows=10_000,
+                                    max_iter=30)
+    assert sample["rows_read"] == len(train) and 9_000 < sample["rows_kept"] < 11_000
+    assert sample["sampling_rate"] == pytest.approx(10_000 / len(train))
+    assert model.predict(holdout[inputs]).shape == (len(holdout),)
+    _, everything = train_from_path(folder, inputs, CATEGORICAL, "amount", task="regression", max_iter=5)
+    assert everything == {"rows_read": len(train), "rows_kept": len(train), "sampling_rate": 1.0}
