@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 NEEDS = {
     "generate": [],
     "materialize_local": ["generate"],
+    "materialize_redis": ["generate"],  # the production online store (PostgreSQL + Redis on this machine)
     "build": ["generate"],
     "validate": ["build", "materialize_local"],
     "train": ["build"],

@@ -166,8 +166,35 @@ def register(work: Path, rows: int) -> dict:
     return {"version": registration.version}
 
 
-STEPS = {f.__name__: f for f in (generate, materialize_local, build, validate, train, train_in_memory, evaluate,
-                                 evaluate_in_memory, register)}
+def materialize_redis(work: Path, rows: int) -> dict:
+    """The production materializer: the same offline store into Redis, as `shipyard features materialize`
+    runs in its CronJob (prod profile, Feast's SQL registry in a PostgreSQL database of its own, an empty
+    Redis database index), chunk by chunk (features.materialize_incremental)."""
+    import redis
+
+    from shipyard import features
+    from shipyard.settings import Settings
+    from shipyard_cli.prod_demo import REDIS, free_redis_db, temporary_database
+
+    local, use_case = _context()
+    db = free_redis_db()
+    try:
+        with temporary_database() as registry_url:
+            settings = Settings.from_env({
+                "SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(work / "materializer-home"),
+                "SHIPYARD_USE_CASE": use_case.name, "SHIPYARD_REDIS_URL": f"{REDIS}/{db}",
+                "SHIPYARD_FEAST_PROJECT": "bench_scale", "SHIPYARD_FEAST_REGISTRY_URI": registry_url,
+                "SHIPYARD_OFFLINE_STORE_URI": str(local.offline_store_path)}, component="materializer")
+            features.apply(settings, use_case)
+            done = features.materialize_incremental(settings)
+            keys = redis.Redis.from_url(f"{REDIS}/{db}").dbsize()
+    finally:
+        redis.Redis.from_url(f"{REDIS}/{db}").flushdb()
+    return {"views": len(done), "chunks": sum(view.chunks for view in done), "redis_keys": keys}
+
+
+STEPS = {f.__name__: f for f in (generate, materialize_local, materialize_redis, build, validate, train,
+                                 train_in_memory, evaluate, evaluate_in_memory, register)}
 
 
 def main() -> None:
