@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,32 @@ def fail_in_ci_else_skip(reason: str) -> None:
     if running_in_ci():
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+# Variables a platform home of a test must not inherit from the calling shell (another profile, a
+# pinned version, a shared prediction log, another Feast project or store).
+FOREIGN = ("SHIPYARD_PROFILE", "SHIPYARD_MLFLOW_TRACKING_URI", "SHIPYARD_MODEL_VERSION", "SHIPYARD_PREDICTION_LOG_DIR",
+           "SHIPYARD_MLFLOW_ARTIFACT_ROOT", "SHIPYARD_FEAST_PROJECT", "SHIPYARD_REDIS_URL",
+           "SHIPYARD_FEAST_REGISTRY_URI")
+
+
+@contextmanager
+def home_environment(home: Path, use_case: str | None = None) -> Iterator[Settings]:
+    """The process environment names ``home`` (and ``use_case``) while the block runs: pipeline steps
+    and servers started inside read it. The caller's environment is restored afterwards."""
+    saved = dict(os.environ)
+    for name in FOREIGN:
+        os.environ.pop(name, None)
+    os.environ.update(SHIPYARD_HOME=str(home), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
+    if use_case is not None:
+        os.environ["SHIPYARD_USE_CASE"] = use_case
+    get_settings.cache_clear()
+    try:
+        yield Settings.from_env()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -55,19 +82,11 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
     from pipelines.runs import run_training
 
     home = tmp_path_factory.mktemp("trained") / "home"
-    saved = dict(os.environ)
-    os.environ.update(SHIPYARD_HOME=str(home), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
-    get_settings.cache_clear()
-    try:
-        settings = Settings.from_env()
+    with home_environment(home) as settings:
         prepare_platform(settings)
         outcome = run_training(settings, min_roc_auc=0.7, max_iter=100)
         assert outcome.promoted, outcome.describe()
         yield settings
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -91,24 +110,10 @@ def trained_delivery_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     from pipelines.runs import run_training
 
     home = tmp_path_factory.mktemp("trained-delivery") / "home"
-    saved = dict(os.environ)
-    for name in ("SHIPYARD_PROFILE", "SHIPYARD_MLFLOW_TRACKING_URI", "SHIPYARD_MODEL_VERSION",
-                 "SHIPYARD_PREDICTION_LOG_DIR", "SHIPYARD_MLFLOW_ARTIFACT_ROOT", "SHIPYARD_FEAST_PROJECT",
-                 "SHIPYARD_REDIS_URL", "SHIPYARD_FEAST_REGISTRY_URI"):
-        os.environ.pop(name, None)
-    os.environ.update(SHIPYARD_HOME=str(home), SHIPYARD_USE_CASE="delivery",
-                      MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
-    get_settings.cache_clear()
-    try:
-        settings = Settings.from_env()
+    with home_environment(home, "delivery") as settings:
         prepare_platform(settings)
         # The training window starts once delivery's 7-day kitchen statistics have a full week behind
-        # them (the pipeline's default 28 days would reach back to the generated history's first week,
-        # whose orders_7d are lower than any later week's: a reference no steady traffic matches).
+        # them (the generated history's first week has lower orders_7d than any later week's).
         outcome = run_training(settings, max_iter=100, training_days=17)
         assert outcome.promoted, outcome.describe()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        get_settings.cache_clear()
     yield settings

@@ -4,14 +4,14 @@ One pipeline run trains, evaluates, registers and gates the first delivery model
 regression, registered as the next challenger, is then judged by the same gate against that champion.
 """
 
-import os
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
 from shipyard import registry
-from shipyard.settings import Settings, get_settings
+from shipyard.settings import Settings
+from tests.conftest import home_environment
 from tests.platform_setup import prepare_platform
 
 pytestmark = pytest.mark.integration
@@ -23,23 +23,10 @@ KINDS = {"double": "float", "long": "int", "string": "category"}
 @pytest.fixture(scope="module")
 def delivery_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A home whose use case is delivery: orders generated, Feast applied and materialized."""
-    home = tmp_path_factory.mktemp("delivery") / "home"
-    saved = dict(os.environ)
-    for name in ("SHIPYARD_PROFILE", "SHIPYARD_MLFLOW_TRACKING_URI", "SHIPYARD_MODEL_VERSION",
-                 "SHIPYARD_PREDICTION_LOG_DIR", "SHIPYARD_MLFLOW_ARTIFACT_ROOT"):
-        os.environ.pop(name, None)
-    os.environ.update(SHIPYARD_HOME=str(home), SHIPYARD_USE_CASE="delivery",
-                      MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
-    get_settings.cache_clear()
-    try:
-        settings = Settings.from_env()
+    with home_environment(tmp_path_factory.mktemp("delivery") / "home", "delivery") as settings:
         assert settings.use_case == "delivery"
         prepare_platform(settings)
         yield settings
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        get_settings.cache_clear()
 
 
 def test_training_pipeline_registers_and_gates_a_regression(delivery_home):
