@@ -56,8 +56,19 @@ def test_every_positive_is_kept_and_negatives_weigh_the_inverse_rate(split):
     assert np.all(weights[frame["is_fraud"].to_numpy() == 0] == 10.0)
     # Weighted, the sample stands for the whole training set.
     assert weights.sum() == pytest.approx(len(train), rel=0.05)
-    assert frame["amount"].dtype == np.float32 and frame["hour"].dtype == np.int32
+    assert frame["amount"].dtype == np.float64 and frame["hour"].dtype == np.int32
     assert frame["merchant_category"].dtype == "category"
+
+
+def test_a_fit_without_sampling_is_the_in_memory_fit_prediction_for_prediction(split):
+    """The values the fit sees are the values served: a float rounded to float32 for the fit would put
+    split thresholds on rounded values that the served float64 values fall on the other side of."""
+    train, holdout, folder = split
+    full = train_model(train, COLUMNS, CATEGORICAL, "is_fraud", max_iter=50)
+    whole, summary = train_model_bounded(folder, COLUMNS, CATEGORICAL, "is_fraud", max_iter=50, negative_rate=1.0,
+                                         batch_rows=5_000)
+    assert summary.negative_rate == 1.0 and summary.rows_kept == len(train)
+    np.testing.assert_array_equal(whole.predict_proba(holdout[COLUMNS]), full.predict_proba(holdout[COLUMNS]))
 
 
 def test_max_rows_bounds_what_is_kept(split):
