@@ -22,7 +22,7 @@ from tests.platform_setup import SMALL_ROWS
 from usecases.delivery import USE_CASE
 from usecases.delivery.data import BASELINE_DAYS, TRAFFIC_DAYS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # several drift runs: `make test-slow`
 # A week of traffic at the baseline's rate, so the per-restaurant counts (orders_7d, orders_last_hour)
 # of normal traffic look like the training data's.
 WINDOW = round(SMALL_ROWS * TRAFFIC_DAYS / BASELINE_DAYS)

@@ -15,7 +15,7 @@ from shipyard_cli.alert_stack import PROMETHEUS_CONFIG, render_prometheus_config
 from shipyard_cli.processes import ServerProcess, free_port, http_ok, poll, start_predictor
 from tests.conftest import fail_in_ci_else_skip
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # two trained platforms: `make test-slow`
 
 REQUESTS = 25
 
