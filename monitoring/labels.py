@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-LABEL_ID, LABEL_AVAILABLE_AT = "transaction_id", "label_available_at"  # LABEL_ID: the default event id
+from shipyard.data import LABEL_TIME
+
+LABEL_AVAILABLE_AT = LABEL_TIME  # the offline store's column (shipyard/data.py)
 REQUEST_ID = "request_id"
 ALERT_RATE = 0.01  # the share the fraud team reviews, as in components/evaluate.py
 MIN_LABELLED_ROWS, MIN_POSITIVES = 200, 5  # below this, AUC, recall and error quantiles are noise
@@ -47,7 +49,7 @@ def quality_from_dict(raw: dict) -> Quality | RegressionQuality:
     return RegressionQuality(**raw) if "mae" in raw else Quality(**raw)
 
 
-def load_label_feed(files: list[Path], label: str, event_id: str = LABEL_ID) -> pd.DataFrame:
+def load_label_feed(files: list[Path], label: str, event_id: str) -> pd.DataFrame:
     """Id, label and availability time from event files that carry them (others are skipped)."""
     wanted = [event_id, label, LABEL_AVAILABLE_AT]
     frames = []
@@ -60,7 +62,7 @@ def load_label_feed(files: list[Path], label: str, event_id: str = LABEL_ID) -> 
 
 
 def join_labels(rows: pd.DataFrame, feed: pd.DataFrame, label: str, now: pd.Timestamp,
-                event_id: str = LABEL_ID, regression: bool = False) -> pd.DataFrame:
+                event_id: str, regression: bool = False) -> pd.DataFrame:
     """``rows`` with a ``label`` column: the label where it is known by ``now``, else NaN (a class is
     an integer; a regression's label a float)."""
     rows = rows.drop(columns=[label], errors="ignore")
