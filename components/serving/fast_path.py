@@ -29,11 +29,10 @@ import logging
 import re
 import signal
 import time
-import uuid
 
 from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.metrics import multiprocess_exposition
-from components.serving.requests import MAX_BODY_BYTES
+from components.serving.requests import MAX_BODY_BYTES, new_request_id
 from components.serving.scoring import Answer, error_answer, error_of, internal_error, request_id_in
 
 logger = logging.getLogger(__name__)
@@ -186,7 +185,7 @@ class FastPath:
         elif not self.fast:
             answer = scoring.check(protocol, body, request_id)  # KServe's errors would not name the field
         else:
-            answer = scoring.respond(protocol, body, request_id)
+            answer = await scoring.respond_together(protocol, body, request_id)
         if answer is not None:
             if metrics is not None:
                 metrics.request(protocol, answer.status).inc()
@@ -209,7 +208,7 @@ class FastPath:
         the prediction log (the predictor logs the answered ones); an exception escaping it becomes our 500."""
         answered = False
         given = request_id
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or new_request_id()
         failure: dict = {}
 
         def record_failure(status: int, error: str | None) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import ModelInputs, fastest_scorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
-from components.serving.requests import check_request_id, infer_request_payload, parse_v1, parse_v2
+from components.serving.requests import check_request_id, infer_request_payload, new_request_id, parse_v1, parse_v2
 from components.serving.scoring import Scoring
 from shipyard import registry
 from shipyard.settings import Settings
@@ -125,7 +124,7 @@ class ShipyardPredictor(kserve.Model):
             request_id = check_request_id((headers or {}).get("x-request-id"), "header x-request-id")
             body = infer_request_payload(payload) if protocol == "v2" else payload
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
-            request_id = request_id or batch.request_id or uuid.uuid4().hex
+            request_id = request_id or batch.request_id or new_request_id()
             scores = self.scoring.score(batch, "grpc" if from_grpc else protocol, request_id)
             code = 200
         except InvalidInput as exc:
@@ -138,7 +137,7 @@ class ShipyardPredictor(kserve.Model):
             error = str(exc)
             raise
         except Exception:
-            request_id = request_id or uuid.uuid4().hex
+            request_id = request_id or new_request_id()
             logger.exception("internal error in %s scoring (request id %s)", protocol, request_id)
             error = (f"internal error in {protocol} scoring; the server log has the details under request id "
                      f"{request_id}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,12 @@ def _show(number: int | float) -> str:
     """A bound or value for an error message, without a 4,000-digit integer."""
     text = repr(number)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 random hex digits, the form of ``uuid4().hex``, from the process's own
+    generator (seeded from the OS at start) rather than a ``getrandom`` system call per request."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def check_request_id(value: Any, where: str) -> str | None:

@@ -4,6 +4,8 @@
 raises: 400/413 name the problem, 503 says the online store did not answer, and anything unexpected
 is a 500 whose JSON carries the request id, with the traceback in the server log. It returns None
 for a request it leaves to KServe's own data plane (an output selection it does not implement).
+``respond_together`` (the fast path's) is the same, but scores the requests of one event-loop turn
+in one feature lookup and one model call (coalescing.py).
 
 Every answered instance is a record of the prediction log with status 200; every failed request is
 a record too (``Scoring.failed``): its HTTP status and error, its inputs when they parsed, and no
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,7 @@ import numpy as np
 import orjson
 from kserve.errors import InvalidInput
 
+from components.serving.coalescing import Coalescer
 from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import OnnxScorer, SklearnScorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
@@ -32,6 +35,7 @@ from components.serving.requests import (
     Batch,
     check_request_id,
     decode_body,
+    new_request_id,
     parse_v1,
     parse_v2,
 )
@@ -39,6 +43,16 @@ from shipyard.usecase import UseCase
 
 JSON = b"application/json"
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scorable:
+    """A parsed request, ready to score: its protocol, instances, request id and output form."""
+
+    protocol: str
+    batch: Batch
+    request_id: str
+    binary: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,12 +103,13 @@ class Scoring:
         self.known_categories = known_categories or {}
         self.model_name, self.version_text = use_case.model_name, str(version)
         self.output_name = use_case.output_name  # the contract's: a probability or the predicted label
+        self.coalescer: Coalescer[Scorable] = Coalescer(self.score_many)
 
-    def unknown_categories(self, batch: Batch) -> list[bool]:
+    def unknown_categories(self, columns: dict[str, list], size: int) -> list[bool]:
         """Per instance: does any category field hold a value the model never saw in training?"""
-        flags = [False] * batch.size
+        flags = [False] * size
         for name, known in self.known_categories.items():
-            for i, value in enumerate(batch.columns[name]):
+            for i, value in enumerate(columns[name]):
                 if value not in known:
                     flags[i] = True
                     self.metrics.unknown_category[name].inc()
@@ -103,9 +118,20 @@ class Scoring:
     def score(self, batch: Batch, protocol: str, request_id: str) -> list[float]:
         """Predictions in instance order (the positive class's probability, or a regression's value);
         every answered instance is in the prediction log first, its prediction in ``score``."""
+        return self.score_many([Scorable(protocol, batch, request_id)])[0]
+
+    def score_many(self, requests: Sequence[Scorable]) -> list[list[float]]:
+        """``score`` for several requests at once: one feature lookup and one model call for all their
+        instances (coalescing.py), each instance logged under its own request's id and protocol."""
         started = time.perf_counter()
+        if len(requests) == 1:
+            given = requests[0].batch.columns
+        else:
+            given = {name: [value for r in requests for value in r.batch.columns[name]]
+                     for name in requests[0].batch.columns}
+        size = sum(r.batch.size for r in requests)
         try:
-            rows = self.features.lookup(batch.columns[self.use_case.entity])
+            rows = self.features.lookup(given[self.use_case.entity])
         except StoreUnavailable:
             self.metrics.store_errors.inc()
             raise
@@ -114,19 +140,27 @@ class Scoring:
             self.metrics.missing.inc(sum(rows.missing))
         if any(rows.stale):
             self.metrics.stale.inc(sum(rows.stale))
-        unknown = self.unknown_categories(batch)
-        columns = {**batch.columns, **rows.values}
+        unknown = self.unknown_categories(given, size)
+        columns = {**given, **rows.values}
         scores = self.scorer.predict(columns).tolist()
         now = datetime.now(UTC).isoformat()
         names = list(columns)
-        self.log.append([
-            {**{name: columns[name][i] for name in names}, "score": scores[i], "model_version": self.version,
-             "timestamp": now, "request_id": request_id, "features_missing": rows.missing[i],
-             "features_stale": rows.stale[i], "unknown_category": unknown[i], "protocol": protocol}
-            for i in range(batch.size)])
+        records, i = [], 0
+        for request in requests:
+            for _ in range(request.batch.size):
+                records.append({**{name: columns[name][i] for name in names}, "score": scores[i],
+                                "model_version": self.version, "timestamp": now, "request_id": request.request_id,
+                                "features_missing": rows.missing[i], "features_stale": rows.stale[i],
+                                "unknown_category": unknown[i], "protocol": request.protocol})
+                i += 1
+        self.log.append(records)
         for value in scores:
             self.metrics.score.observe(value)
-        return scores
+        per_request, start = [], 0
+        for request in requests:
+            per_request.append(scores[start:start + request.batch.size])
+            start += request.batch.size
+        return per_request
 
     def response(self, protocol: str, scores: list[float], request_id: str) -> dict:
         if protocol == "v1":
@@ -154,7 +188,7 @@ class Scoring:
         except InvalidInput as exc:
             return self.failed_answer(protocol, request_id, error_answer(400, str(exc.reason)), body)
         except Exception:
-            request_id = request_id or uuid.uuid4().hex
+            request_id = request_id or new_request_id()
             return self.failed_answer(protocol, request_id, internal_error(request_id, f"{protocol} validation"))
         return None
 
@@ -163,7 +197,7 @@ class Scoring:
         """Record a failed request in the prediction log: its status and error, its inputs (one record
         per instance) when they parsed, no score and no features. Never raises: the answer to the
         client must not depend on it (a log closed at shutdown, or one that refuses records)."""
-        base = {"request_id": request_id or uuid.uuid4().hex, "timestamp": datetime.now(UTC).isoformat(),
+        base = {"request_id": request_id or new_request_id(), "timestamp": datetime.now(UTC).isoformat(),
                 "status": status, "error": error, "model_version": self.version, "protocol": protocol,
                 "score": None}
         records = ([{**{name: batch.columns[name][i] for name in batch.columns}, **base} for i in range(batch.size)]
@@ -182,9 +216,10 @@ class Scoring:
         self.failed(protocol, request_id, answer.status, error_of(answer.body), batch)
         return answer
 
-    def respond(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
-        """The answer to one JSON request of ``protocol`` ("v1" or "v2"); None: leave it to KServe.
-        A failed request is recorded in the prediction log with its status (``failed``)."""
+    def parse(self, protocol: str, body: bytes, request_id: str | None) -> Scorable | Answer | None:
+        """A JSON request of ``protocol`` ("v1" or "v2") ready to score, or the error ``Answer`` it gets
+        (recorded in the prediction log, see ``failed``), or None: leave it to KServe (an output
+        selection the fast path does not implement)."""
         request_id = request_id or None
         batch: Batch | None = None
         try:
@@ -197,19 +232,55 @@ class Scoring:
             binary = binary_output_requested(payload, self.output_name) if protocol == "v2" else False
             if binary is None:
                 return None  # checked inputs, outputs chosen in a way KServe's route implements
-            request_id = request_id or batch.request_id or uuid.uuid4().hex
-            scores = self.score(batch, protocol, request_id)
-            if binary:
-                return self.binary_response(scores, request_id)
-            return Answer(200, orjson.dumps(self.response(protocol, scores, request_id)))
+            return Scorable(protocol, batch, request_id or batch.request_id or new_request_id(), binary)
         except InvalidInput as exc:
             answer = error_answer(400, str(exc.reason))
-        except StoreUnavailable as exc:
-            answer = error_answer(503, f"online feature store unavailable: {exc}")
         except Exception:
-            request_id = request_id or uuid.uuid4().hex
-            answer = internal_error(request_id, f"{protocol} scoring")
+            request_id = request_id or new_request_id()
+            answer = internal_error(request_id, f"{protocol} validation")
         return self.failed_answer(protocol, request_id, answer, body, batch)
+
+    def answer(self, request: Scorable, scores: list[float] | None = None,
+               error: Exception | None = None) -> Answer:
+        """The answer to a parsed request: its predictions, or the error its scoring raised (503 for a
+        store that did not answer, else a 500 with the request id), recorded like ``parse``'s errors."""
+        if error is None:
+            try:
+                if request.binary:
+                    return self.binary_response(scores, request.request_id)
+                return Answer(200, orjson.dumps(self.response(request.protocol, scores, request.request_id)))
+            except Exception as exc:
+                error = exc
+        if isinstance(error, StoreUnavailable):
+            answer = error_answer(503, f"online feature store unavailable: {error}")
+        else:
+            logger.error("internal error in %s scoring (request id %s)", request.protocol, request.request_id,
+                         exc_info=error)
+            answer = error_answer(500, f"internal error in {request.protocol} scoring; the server log has the "
+                                       "details under this request id", request.request_id)
+        return self.failed_answer(request.protocol, request.request_id, answer, batch=request.batch)
+
+    async def respond_together(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
+        """``respond``, scored together with the other requests of this event-loop turn (coalescing.py)."""
+        parsed = self.parse(protocol, body, request_id)
+        if not isinstance(parsed, Scorable):
+            return parsed
+        try:
+            scores = await self.coalescer.score(parsed)
+        except Exception as exc:
+            return self.answer(parsed, error=exc)
+        return self.answer(parsed, scores)
+
+    def respond(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
+        """The answer to one JSON request, scored alone (``parse``, ``score_many``, ``answer``)."""
+        parsed = self.parse(protocol, body, request_id)
+        if not isinstance(parsed, Scorable):
+            return parsed
+        try:
+            scores = self.score_many([parsed])[0]
+        except Exception as exc:
+            return self.answer(parsed, error=exc)
+        return self.answer(parsed, scores)
 
 
 def error_of(body: bytes) -> str | None:

@@ -128,7 +128,8 @@ def test_redis_stopped_and_restarted_gives_bounded_503s_and_recovers_by_itself(t
         assert not after["features_missing"].any()  # the restarted Redis serves the same features
         metrics = httpx.get(f"{url}/metrics").text
         line = next(m for m in metrics.splitlines() if m.startswith("shipyard_online_store_errors_total{"))
-        assert 'store="redis"' in line and float(line.split()[-1]) >= 20
+        # Counted per failed read: requests that arrive together share one read (coalescing.py).
+        assert 'store="redis"' in line and 1 <= float(line.split()[-1]) <= len(refused)
     finally:
         if server is not None:
             server.stop()

@@ -1,0 +1,154 @@
+"""Requests that arrive together are scored together (components/serving/coalescing.py), and each still
+gets exactly its own answer, log records and errors.
+
+The unit tests drive ``Coalescer`` with a plain scoring function; the integration tests send concurrent
+requests through the fast path to the real predictor of the session's trained platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+import orjson
+import pytest
+from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+
+from components.serving.coalescing import MAX_BATCH_REQUESTS, Coalescer
+from components.serving.fast_path import FastPath
+from components.serving.online_features import StoreUnavailable
+from components.serving.predictor import ShipyardPredictor
+from components.serving.prediction_log import read_prediction_log
+from usecases.fraud import USE_CASE
+
+
+class Recorder:
+    """A scoring function that returns each item's values doubled and remembers every call."""
+
+    def __init__(self, fail_on=None, store_down: bool = False):
+        self.calls: list[list] = []
+        self.fail_on, self.store_down = fail_on, store_down
+
+    def __call__(self, items):
+        self.calls.append(list(items))
+        if self.store_down:
+            raise StoreUnavailable("timeout: Redis did not answer within 0.2 s")
+        if self.fail_on in items:
+            raise ValueError(f"cannot score {self.fail_on}")
+        return [[2 * item] for item in items]
+
+
+def gather(coalescer: Coalescer, items: list) -> list:
+    async def all_of_them():
+        return await asyncio.gather(*(coalescer.score(item) for item in items), return_exceptions=True)
+    return asyncio.run(all_of_them())
+
+
+def test_requests_of_one_loop_turn_are_scored_in_one_call_each_getting_its_own_answer():
+    recorder = Recorder()
+    assert gather(Coalescer(recorder), [1, 2, 3, 4]) == [[2], [4], [6], [8]]
+    assert recorder.calls == [[1, 2, 3, 4]]
+
+
+def test_a_lone_request_is_scored_alone_without_waiting_for_company():
+    recorder = Recorder()
+    coalescer = Coalescer(recorder)
+
+    async def one_after_another():
+        return [await coalescer.score(1), await coalescer.score(2)]
+    assert asyncio.run(one_after_another()) == [[2], [4]]
+    assert recorder.calls == [[1], [2]]
+
+
+def test_a_flush_holds_at_most_max_batch_requests():
+    recorder = Recorder()
+    items = list(range(MAX_BATCH_REQUESTS + 5))
+    assert gather(Coalescer(recorder), items) == [[2 * i] for i in items]
+    assert [len(call) for call in recorder.calls] == [MAX_BATCH_REQUESTS, 5]
+
+
+def test_only_the_request_that_fails_alone_gets_the_error():
+    recorder = Recorder(fail_on=3)
+    results = gather(Coalescer(recorder), [1, 2, 3, 4])
+    assert results[:2] == [[2], [4]] and results[3] == [8]
+    assert isinstance(results[2], ValueError) and "cannot score 3" in str(results[2])
+
+
+def test_a_store_that_does_not_answer_fails_the_flush_once_not_once_per_request():
+    recorder = Recorder(store_down=True)
+    results = gather(Coalescer(recorder), [1, 2, 3])
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+    assert len(recorder.calls) == 1  # a hung store is not asked again for every request of the flush
+
+
+def test_a_request_whose_client_left_is_not_scored():
+    recorder = Recorder()
+    coalescer = Coalescer(recorder)
+
+    async def one_cancelled():
+        tasks = [asyncio.ensure_future(coalescer.score(item)) for item in (1, 2, 3)]
+        await asyncio.sleep(0)  # every task has queued its item
+        tasks[1].cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+    results = asyncio.run(one_cancelled())
+    assert results[0] == [2] and results[2] == [6] and isinstance(results[1], asyncio.CancelledError)
+    assert recorder.calls == [[1, 3]]
+
+
+# --- through the fast path, with the real predictor ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def predictor(trained_home, tmp_path_factory):
+    saved = dict(os.environ)
+    os.environ.update(SHIPYARD_HOME=str(trained_home.home), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
+                      SHIPYARD_PREDICTION_LOG_DIR=str(tmp_path_factory.mktemp("predictions")))
+    try:
+        from shipyard.settings import Settings
+
+        predictor = ShipyardPredictor(Settings.from_env(), USE_CASE)
+        predictor.load()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    yield predictor
+    predictor.stop()
+
+
+def body(i: int) -> bytes:
+    return orjson.dumps({"instances": [{"customer_id": 1 + i % 40, "amount": 5.0 + 17 * i,
+                                        "merchant_category": ["grocery", "travel", "online"][i % 3],
+                                        "hour": i % 24}]})
+
+
+def lookups() -> float:
+    return REGISTRY.get_sample_value("shipyard_feature_lookup_duration_seconds_count", {
+        "model": "fraud", "version": "1", "store": "sqlite"}) or 0.0
+
+
+@pytest.mark.integration
+def test_concurrent_requests_share_one_lookup_and_get_the_answers_they_get_alone(predictor):
+    count = 24
+    alone = [orjson.loads(predictor.scoring.respond("v1", body(i), f"alone-{i}").body)["predictions"]
+             for i in range(count)]
+    app = FastPath(Starlette(), predictor=predictor)
+
+    async def together():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await asyncio.gather(*(
+                client.post("/v1/models/fraud:predict", content=body(i), headers={"x-request-id": f"together-{i}"})
+                for i in range(count)))
+    before = lookups()
+    responses = asyncio.run(together())
+    assert [r.status_code for r in responses] == [200] * count
+    assert [r.json()["predictions"] for r in responses] == alone
+    assert lookups() - before < count  # some requests shared a feature lookup
+
+    predictor.scoring.log.flush()
+    log = read_prediction_log(predictor.settings.prediction_log_dir)
+    logged = log[log["request_id"].str.startswith("together-")].set_index("request_id")
+    assert len(logged) == count
+    for i in range(count):  # each record carries its own request's inputs and score
+        record = logged.loc[f"together-{i}"]
+        assert record["amount"] == 5.0 + 17 * i and record["score"] == alone[i][0]
