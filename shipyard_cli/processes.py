@@ -31,6 +31,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+MULTIPROC_ENVS = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
+
+
 class ServerProcess:
     """A `shipyard ...` subprocess (or ``program``) with its output in a log file; stopped with
     SIGTERM, then SIGKILL, sent to its whole process group (servers such as MLflow fork workers)."""
@@ -39,7 +42,10 @@ class ServerProcess:
                  program: list[str] | None = None):
         self.args = args
         self.log_path = log_path
-        self.env = {**os.environ, **(env or {})}
+        # A parent that imported Feast has Feast's prometheus_client multiprocess folder in its environment:
+        # a child server would inherit it, put its metrics there and pay for file-backed counters.
+        inherited = {k: v for k, v in os.environ.items() if k not in MULTIPROC_ENVS}
+        self.env = {**inherited, **(env or {})}
         self.program = program if program is not None else [sys.executable, "-m", "shipyard_cli.main"]
         shown = [Path(program[0]).name, *program[1:]] if program else ["shipyard"]
         self.command = " ".join([*shown, *args])

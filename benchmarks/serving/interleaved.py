@@ -41,6 +41,7 @@ BASELINE = "KServe no-op, logging off"
 
 
 TWO_WORKERS = "Shipyard fast path, 2 workers"
+FLOOR = "bare ASGI app on uvicorn, constant answer (machine floor)"
 
 
 @dataclass
@@ -97,13 +98,14 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
             ("KServe custom model, same ONNX, features in the request",
              [*peer, "--kind", "onnx", "--quiet", "--model", str(skops_path)],
              {"PYTHONPATH": str(ROOT), **servers.ONE_THREAD}, feature_bodies, one_core),
+            (FLOOR, [sys.executable, str(HERE / "peer_bare.py")], {}, feature_bodies, one_core),
         ]
         for name, command, extra_env, bodies, cpus in plan:
             if only.lower() not in name.lower() and name != BASELINE:
                 continue
             port = free_port()
             port_flag = ["--port", str(port)] if command[0] == shipyard else ["--http_port", str(port)]
-            ready = "/v2/models/fraud/ready" if command[0] == shipyard else "/v2/health/ready"
+            ready = "/v2/models/fraud/ready" if command[0] == shipyard else "/v2/health/ready"  # bare: any path
             process = servers.start(pinned_to(cpus, [*command, *port_flag]), port, ready, work / f"{port}.log",
                                     extra_env)
             if "--workers" in command:  # ready means one worker is: wait for all of them
@@ -129,10 +131,10 @@ def measure_rounds(running: list[Running], rounds: int, seconds: int) -> dict[st
         for server in order:
             eight = loadgen.closed_loop(server.url, server.bodies, 8, seconds)
             one = loadgen.closed_loop(server.url, server.bodies, 1, seconds)
-            results[server.name].append({"rps8": eight.rps, "rps1": one.rps, "p99_1": one.p99_ms,
+            results[server.name].append({"rps8": eight.rps, "rps1": one.rps, "p50_1": one.p50_ms, "p99_1": one.p99_ms,
                                          "errors": eight.errors + one.errors, "load": os.getloadavg()[0]})
             print(f"  round {round_number + 1} {server.name}: {eight.rps:.0f} req/s at 8, "
-                  f"p99 {one.p99_ms:.2f} ms at 1", flush=True)
+                  f"p50 {one.p50_ms:.2f} ms, p99 {one.p99_ms:.2f} ms at 1", flush=True)
     return results
 
 
@@ -148,14 +150,17 @@ def render(results: dict[str, list[dict]], rounds: int, seconds: int, load_befor
         f"load pattern, servers interleaved (A B C ... then reversed). Load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f}.", "",
         f"Ratio: throughput at 8 connections over {BASELINE!r} in the same round; median (min-max).", "",
-        "| server | req/s at 8 conn. (median) | ratio to no-op, logging off | p99 at 1 conn. (median) | errors |",
-        "|---|---:|---:|---:|---:|",
+        "| server | req/s at 8 conn. (median) | ratio to no-op, logging off | p50 at 1 conn. | p99 at 1 conn. "
+        "(median; spread) | errors |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, runs in results.items():
         ratios = [run["rps8"] / base["rps8"] for run, base in zip(runs, baseline, strict=True)]
         lines.append(f"| {name} | {statistics.median(r['rps8'] for r in runs):.0f} | "
                      f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | "
-                     f"{statistics.median(r['p99_1'] for r in runs):.2f} ms | {sum(r['errors'] for r in runs)} |")
+                     f"{statistics.median(r['p50_1'] for r in runs):.2f} ms | "
+                     f"{statistics.median(r['p99_1'] for r in runs):.2f} ms ({min(r['p99_1'] for r in runs):.2f}-"
+                     f"{max(r['p99_1'] for r in runs):.2f}) | {sum(r['errors'] for r in runs)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -101,11 +101,12 @@ class Drain:
 
 class FastPath:
     def __init__(self, app, predictor, fast: bool = True, drain_seconds: float = 0.0, on_startup=None,
-                 on_shutdown=None, summed_metrics: bool = False):
+                 on_shutdown=None, summed_metrics: bool = False, first: bool = False, drain: Drain | None = None):
         self.app, self.predictor, self.fast = app, predictor, fast
         # A worker's load, before the server accepts; its stop once requests in flight are answered.
         self.on_startup, self.on_shutdown = on_startup, on_shutdown
-        self.drain = Drain(drain_seconds)
+        self.first = first  # ahead of the middlewares KServe adds after this one (see ``_move_first``)
+        self.drain = drain if drain is not None else Drain(drain_seconds)
         name = re.escape(predictor.name)
         self.routes = {f"/v1/models/{predictor.name}:predict": "v1", f"/v2/models/{predictor.name}/infer": "v2"}
         self.ready_paths = {"/v2/health/ready", f"/v2/models/{predictor.name}/ready",
@@ -116,7 +117,7 @@ class FastPath:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
-            await self.app(scope, self._on_startup(receive), send)
+            await self.app(scope, self._on_startup(receive, scope.get("app")), send)
             return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -151,17 +152,36 @@ class FastPath:
             return
         await self._score(scope, receive, send, protocol)
 
-    def _on_startup(self, receive):
+    def _on_startup(self, receive, app):
         async def receive_and_install():
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.drain.install()
+                if self.first and app is not None:
+                    self._move_first(app)
                 if self.on_startup is not None:
                     self.on_startup()
             elif message["type"] == "lifespan.shutdown" and self.on_shutdown is not None:
                 self.on_shutdown()
             return message
         return receive_and_install
+
+    def _move_first(self, app) -> None:
+        """Make this the outermost of the app's middlewares, ahead of those KServe adds after it (its
+        TimingMiddleware times every request for a log the server turns off), so a fast-path answer pays
+        for none of them. Called at lifespan start-up, before the server accepts a request.
+
+        Starlette has no public way to order middlewares once added: this reorders its ``user_middleware``
+        list and drops the built stack (``middleware_stack``), which Starlette rebuilds on the next
+        request with a new instance of this class sharing this one's ``Drain`` (server.py passes one).
+        Both attributes are public names but not documented API; tests/serving/test_routes.py pins that
+        the fast path ends up first, and fails if Starlette changes them."""
+        entry = next((m for m in app.user_middleware if m.cls is FastPath), None)
+        if entry is None or app.user_middleware[0] is entry:
+            return
+        app.user_middleware.remove(entry)
+        app.user_middleware.insert(0, entry)
+        app.middleware_stack = None
 
     def _served_version(self) -> str:
         return str(self.predictor.version)

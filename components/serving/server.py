@@ -59,7 +59,9 @@ def multiprocess_metrics_dir(workers: int) -> str | None:
     prometheus_client is imported (``shipyard serve`` does it first thing), so that this process's own
     metrics (gRPC answers) are in the sum too."""
     global _metrics_dir
-    if workers <= 1:
+    if workers <= 1:  # one process: plain in-memory metrics, not another server's inherited folder
+        for name in MULTIPROC_ENVS:
+            os.environ.pop(name, None)
         return None
     if _metrics_dir is None:
         _metrics_dir = tempfile.mkdtemp(prefix="shipyard-metrics-")
@@ -68,13 +70,17 @@ def multiprocess_metrics_dir(workers: int) -> str | None:
     return _metrics_dir
 
 
-def add_fast_path(predictor, fast: bool, drain_seconds: float, **hooks) -> None:
-    """The fast-path middleware on KServe's app in this process (before the server builds its stack)."""
+def add_fast_path(predictor, options: ServeOptions, **hooks) -> None:
+    """The fast-path middleware on KServe's app in this process (before the server builds its stack).
+
+    It moves itself ahead of the middlewares KServe adds later (fast_path.py, ``_move_first``) unless an
+    access-log format is set: KServe's access-log middleware must then see every request."""
     from kserve.model_server import app
 
-    from components.serving.fast_path import FastPath
+    from components.serving.fast_path import Drain, FastPath
 
-    app.add_middleware(FastPath, predictor=predictor, fast=fast, drain_seconds=drain_seconds, **hooks)
+    app.add_middleware(FastPath, predictor=predictor, fast=options.fast_path, drain=Drain(options.drain_seconds),
+                       first=options.access_log_format is None, **hooks)
 
 
 def quiet_request_logs(options: ServeOptions) -> None:
@@ -88,7 +94,7 @@ def quiet_request_logs(options: ServeOptions) -> None:
 def start_worker(options: ServeOptions, predictor) -> None:
     """Run in each REST worker process as its (unloaded) predictor is unpickled (predictor.py): the fast
     path on this worker's app, with the worker's start-up and shutdown as its lifespan hooks."""
-    add_fast_path(predictor, options.fast_path, options.drain_seconds, summed_metrics=True,
+    add_fast_path(predictor, options, summed_metrics=True,
                   on_startup=functools.partial(worker_startup, options, predictor), on_shutdown=predictor.stop)
 
 
@@ -126,7 +132,7 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
     predictor = ShipyardPredictor(settings, use_case, worker_start)
     predictor.load()
     if options.workers == 1:
-        add_fast_path(predictor, options.fast_path, options.drain_seconds)
+        add_fast_path(predictor, options)
     # Per-request latency logging costs throughput and duplicates the request histograms.
     server = kserve.ModelServer(
         http_port=options.port, grpc_port=options.grpc_port or 8081, enable_grpc=options.grpc_port > 0,

@@ -144,3 +144,22 @@ def test_tls_and_a_custom_access_log_then_503_after_unload(trained_home, tmp_pat
     assert any(re.search(r'ACCESS 200 "POST /v2/models/fraud/infer HTTP/1.1" route=fast', line) for line in lines), \
         "\n".join(lines[-20:])
     assert any(re.search(r'ACCESS 503 "POST /v1/models/fraud:predict', line) for line in lines)
+
+
+def test_the_fast_path_answers_ahead_of_the_middlewares_kserve_adds_after_it(trained_home, tmp_path: Path):
+    """Without an access-log format the fast path moves ahead of KServe's TimingMiddleware (fast_path.py,
+    ``_move_first``): its answers skip it, while a request KServe answers still passes it. The timing
+    line (logger ``kserve.trace``) shows which: ``--access-log`` leaves that logger on. This pins the
+    Starlette attributes the move relies on."""
+    platform = copy_platform(trained_home, tmp_path / "home")
+    log_path = tmp_path / "serve.log"
+    server, url = start_serve(platform, log_path, "--access-log")
+    try:
+        scored = httpx.post(f"{url}/v1/models/fraud:predict", json={"instances": [GOOD]}, timeout=10)
+        assert scored.status_code == 200 and scored.headers["x-shipyard-route"] == "fast", scored.text
+        assert httpx.get(f"{url}/v2/models/fraud", timeout=10).status_code == 200
+    finally:
+        server.stop()
+    timings = [line for line in log_path.read_text().splitlines() if "kserve.io." in line]
+    assert any("kserve.io.v2.models.fraud: " in line for line in timings), timings  # metadata: KServe's
+    assert not any(":predict" in line for line in timings), timings
