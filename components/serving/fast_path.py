@@ -2,10 +2,13 @@
 
 It is added with ``app.add_middleware`` to the app KServe serves (``kserve.model_server.app``), so
 KServe's own ``ModelServer.start`` builds and runs the server with every option it has (TLS, access
-log format, workers, grace period) and wraps this middleware in its own (timing, access log).
+log format, workers, grace period). KServe adds its own middlewares after it (timing; access log when
+a format is set); at start-up this one moves ahead of them unless an access-log format is set
+(``_move_first``), so a fast-path answer does not pay for a timing log line the server turns off.
 
 - ``POST /v1/models/{name}:predict`` and ``POST /v2/models/{name}/infer`` with a JSON body are
-  answered here by ``Scoring``: no FastAPI routing and dependency injection, no pydantic decoding.
+  answered here by ``Scoring``: no FastAPI routing and dependency injection, no pydantic decoding;
+  requests that arrive together share one feature lookup and one model call (coalescing.py).
   Anything else on those routes (the binary tensor extension's input, an output selection the fast
   path does not implement), and every request when ``fast`` is off, goes on to KServe's own route,
   which calls the same predictor: same validation, prediction log and metrics.

@@ -34,7 +34,7 @@ from components.serving.model_runtime import ModelInputs, fastest_scorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
 from components.serving.requests import check_request_id, infer_request_payload, new_request_id, parse_v1, parse_v2
-from components.serving.scoring import Scoring
+from components.serving.scoring import Scorable, Scoring
 from shipyard import registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
@@ -109,7 +109,9 @@ class ShipyardPredictor(kserve.Model):
     def get_output_types(self) -> list[dict]:
         return [{"name": self.use_case.output_name, "datatype": "FP64", "shape": [-1]}]
 
-    def predict(self, payload, headers=None, response_headers=None):
+    async def predict(self, payload, headers=None, response_headers=None):
+        """KServe's route (REST when the fast path passes a request on, and gRPC): the same checks, log and
+        metrics as the fast path, scored together with the requests of the same loop turn (coalescing.py)."""
         protocol = "v2" if isinstance(payload, InferRequest) else "v1"
         from_grpc = protocol == "v2" and payload.from_grpc
         started = time.perf_counter()
@@ -125,7 +127,7 @@ class ShipyardPredictor(kserve.Model):
             body = infer_request_payload(payload) if protocol == "v2" else payload
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
             request_id = request_id or batch.request_id or new_request_id()
-            scores = self.scoring.score(batch, "grpc" if from_grpc else protocol, request_id)
+            scores = await self.scoring.coalescer.score(Scorable("grpc" if from_grpc else protocol, batch, request_id))
             code = 200
         except InvalidInput as exc:
             code, error = 400, str(exc.reason)

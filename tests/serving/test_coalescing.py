@@ -19,8 +19,8 @@ from starlette.applications import Starlette
 from components.serving.coalescing import MAX_BATCH_REQUESTS, Coalescer
 from components.serving.fast_path import FastPath
 from components.serving.online_features import StoreUnavailable
-from components.serving.predictor import ShipyardPredictor
 from components.serving.prediction_log import read_prediction_log
+from components.serving.predictor import ShipyardPredictor
 from usecases.fraud import USE_CASE
 
 

@@ -78,6 +78,6 @@ def test_fast_path_answers_a_json_500_with_the_request_id(broken_predictor, capl
 
 def test_kserve_route_raises_an_inference_error_naming_the_request_id(broken_predictor, caplog):
     with caplog.at_level(logging.ERROR, logger="components.serving"), pytest.raises(InferenceError) as failure:
-        broken_predictor.predict(BODY, headers={"x-request-id": "disk-full-2"})
+        asyncio.run(broken_predictor.predict(BODY, headers={"x-request-id": "disk-full-2"}))
     assert "disk-full-2" in str(failure.value.reason)
     assert any(r.exc_info is not None and "disk-full-2" in r.getMessage() for r in caplog.records)

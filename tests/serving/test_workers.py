@@ -1,9 +1,12 @@
 """`shipyard serve --workers 2`: KServe's two REST worker processes, each with the fast path, its own
-prediction log files, and one /metrics that sums both."""
+prediction log files, and one /metrics that sums both and the parent's gRPC answers."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +15,7 @@ import httpx
 import pytest
 
 from components.serving.prediction_log import log_files, read_prediction_log
+from shipyard_cli.processes import free_port
 from tests.serving.conftest import start_serve
 from tests.serving.platforms import copy_platform
 from tests.serving.test_serving import GOOD, v2_body
@@ -61,7 +65,9 @@ def worker_pids(log_dir: Path) -> set[str]:
 def test_two_workers_answer_v1_and_v2_and_log_every_request_once(trained_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("workers") / "home"
     platform = copy_platform(trained_home, home)
-    process, url = start_serve(platform, home / "serve.log", "--workers", "2")
+    grpc_port = free_port()
+    process, url = start_serve(platform, home / "serve.log", "--workers", "2", "--grpc-port", str(grpc_port))
+    parent = str(process.pid)
     try:
         started = workers_started(home / "serve.log", 2)
         assert len(started) == 2, process.log_tail(40)
@@ -71,21 +77,28 @@ def test_two_workers_answer_v1_and_v2_and_log_every_request_once(trained_home, t
         for (protocol, n), answer in zip(jobs, answers, strict=True):
             assert answer.status_code == 200, (protocol, n, answer.text)
             assert answer.headers.get("x-shipyard-route") == "fast"  # each worker has the fast path
+        # The gRPC server stays in the parent process (server.py): its answers are in the sum too.
+        done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", f"127.0.0.1:{grpc_port}",
+                               json.dumps([GOOD])], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert len(json.loads(done.stdout)["scores"]) == 1, done.stdout
         metrics = httpx.get(f"{url}/metrics", timeout=10).text
-        # The sum over both workers, whichever of them takes the scrape.
+        # The sum over both workers and the parent, whichever worker takes the scrape.
         assert summed(metrics, "v1") == REQUESTS_PER_PROTOCOL
         assert summed(metrics, "v2") == REQUESTS_PER_PROTOCOL
+        assert summed(metrics, "grpc") == 1
         assert 'shipyard_model_info{' in metrics
     finally:
         code = process.stop()
     assert code == 0, process.log_tail()
     log_dir = platform.settings.prediction_log_dir
     log = read_prediction_log(log_dir)
-    expected = {f"{p}-{n}" for p, n in jobs}
+    expected = {f"{p}-{n}" for p, n in jobs} | {"grpc-request"}  # the gRPC client's request id
     assert log["request_id"].is_unique, log["request_id"].value_counts().head()
     assert set(log["request_id"]) == expected
-    assert sorted(log.groupby("protocol").size().items()) == [("v1", REQUESTS_PER_PROTOCOL),
+    assert sorted(log.groupby("protocol").size().items()) == [("grpc", 1), ("v1", REQUESTS_PER_PROTOCOL),
                                                               ("v2", REQUESTS_PER_PROTOCOL)]
-    # Each worker wrote only files of its own (the file name carries the process id); which worker took
-    # which connection is the kernel's choice, so both usually, but not necessarily, appear.
-    assert worker_pids(log_dir) <= started, log_files(log_dir)
+    # Each process wrote only files of its own (the file name carries the process id): the workers, and the
+    # parent for the gRPC answer. Which worker took which connection is the kernel's choice, so both
+    # usually, but not necessarily, appear.
+    assert parent in worker_pids(log_dir) and worker_pids(log_dir) <= started | {parent}, log_files(log_dir)
