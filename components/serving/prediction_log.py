@@ -111,23 +111,68 @@ def _column(values: list) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
-def to_table(records: list[dict]) -> pa.Table:
-    """Records as one table: the envelope's fixed columns, then the others in first-seen order."""
+def _typed(values: list, kind: pa.DataType, each) -> pa.Array:
+    """``values`` as ``kind`` in one Arrow conversion when they already are of that kind (what the
+    predictor writes), else value by value through ``each`` (records from elsewhere: text, numbers)."""
+    try:
+        return pa.array(values, kind, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return pa.array([each(v) for v in values], kind, from_pandas=True)
+
+
+def _timestamps(values: list) -> pa.Array:
+    """ISO 8601 texts with a zone offset (what the predictor writes) cast by Arrow; anything else (naive
+    texts, datetimes, epoch seconds, missing) value by value."""
+    try:
+        converted = pa.array(values, pa.string()).cast(SCHEMA.field(TIMESTAMP).type)
+        if converted.null_count == 0:
+            return converted
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    return pa.array([_timestamp(v) for v in values], SCHEMA.field(TIMESTAMP).type)
+
+
+def _statuses(statuses: list, scores: list, errors: list) -> pa.Array:
+    """HTTP statuses as given when every one is a number (what the predictor writes), else each from
+    its record (``_status``: text, a missing status with or without a score)."""
+    try:
+        converted = pa.array(statuses, pa.int16())
+        if converted.null_count == 0:
+            return converted
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        pass
+    records = zip(statuses, scores, errors, strict=True)
+    return pa.array([_status({"status": s, "score": c, "error": e}) for s, c, e in records], pa.int16())
+
+
+def columns_of(records: list[dict]) -> dict[str, list]:
+    """Records as one list per field (in first-seen order), None where a record lacks the field."""
+    names = dict.fromkeys(k for r in records for k in r)
+    return {name: [r.get(name) for r in records] for name in names}
+
+
+def table_from_columns(columns: dict[str, list], rows: int) -> pa.Table:
+    """One list per field, ``rows`` long, as a table: the envelope's fixed columns, then the others in
+    their order. The predictor's own values convert in one Arrow call per column, no Python loop per
+    row: the writer thread then holds the GIL only in short pieces (see ``PredictionLog``)."""
+    def given(name: str) -> list:
+        return columns[name] if name in columns else [None] * rows
     envelope = {
-        "request_id": pa.array([None if r.get("request_id") is None else str(r["request_id"]) for r in records],
-                               pa.string()),
-        TIMESTAMP: pa.array([_timestamp(r.get(TIMESTAMP)) for r in records], SCHEMA.field(TIMESTAMP).type),
-        "status": pa.array([_status(r) for r in records], pa.int16()),
+        "request_id": _typed(given("request_id"), pa.string(), lambda v: None if v is None else str(v)),
+        TIMESTAMP: _timestamps(given(TIMESTAMP)),
+        "status": _statuses(given("status"), given("score"), given("error")),
+        "error": _typed(given("error"), pa.string(), lambda v: None if v is None else str(v)),
     }
     for name in SCHEMA.names:
         if name not in envelope:
-            values = [r.get(name) for r in records]
-            if name == "error":
-                values = [None if v is None else str(v) for v in values]
-            envelope[name] = pa.array(values, SCHEMA.field(name).type, from_pandas=True)
-    others = list(dict.fromkeys(k for r in records for k in r if k not in ENVELOPE))
-    columns = {**envelope, **{name: _column([r.get(name) for r in records]) for name in others}}
-    return pa.table(columns)
+            envelope[name] = pa.array(given(name), SCHEMA.field(name).type, from_pandas=True)
+    others = {name: _column(values) for name, values in columns.items() if name not in ENVELOPE}
+    return pa.table({**envelope, **others})
+
+
+def to_table(records: list[dict]) -> pa.Table:
+    """Records as one table: the envelope's fixed columns, then the others in first-seen order."""
+    return table_from_columns(columns_of(records), len(records))
 
 
 def write_file(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table) -> None:
@@ -139,10 +184,14 @@ def write_file(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table) -> Non
             pq.write_table(table, out)
         return
     hidden = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
-    with open(hidden, "wb") as out:
-        pq.write_table(table, out)
-        out.flush()
-        os.fsync(out.fileno())
+    # Arrow's own file writer, given a path, writes without the GIL; through a Python file object every
+    # chunk would take the GIL back from the requests being answered.
+    pq.write_table(table, hidden)
+    descriptor = os.open(hidden, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
     os.replace(hidden, path)
 
 
@@ -159,7 +208,12 @@ class PredictionLog:
         self.replica = replica or replica_id()
         self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
         self._seq = time.time_ns() // 1000  # microseconds at start: a restart continues above it
-        self._buffer: list[dict] = []
+        # Buffered records as one list per field (``append_columns``): the request path extends lists,
+        # and a flush converts each list in one Arrow call, holding the GIL in short pieces. Building
+        # the table record by record in Python (10,000 dicts per flush) held it long enough to delay
+        # the requests answered meanwhile: p99 at one connection was twice what it was without flushes.
+        self._columns: dict[str, list] = {}
+        self._rows = 0
         self._wake = threading.Condition()
         self._write_lock = threading.Lock()  # one batch written at a time, in order
         self._closed = False
@@ -168,27 +222,47 @@ class PredictionLog:
         atexit.register(self.close)  # interpreter exit drains too, in case the owner never calls close()
 
     def append(self, records: list[dict]) -> None:
+        self.append_columns(columns_of(records), len(records))
+
+    def append_columns(self, columns: dict[str, list], rows: int) -> None:
+        """``rows`` records given as one list per field, each ``rows`` long (the predictor's form)."""
         with self._wake:
             if self._closed:
                 raise RuntimeError("the prediction log is closed")
-            self._buffer.extend(records)
-            if len(self._buffer) >= self.flush_rows:
+            self._extend(columns, rows)
+            if self._rows >= self.flush_rows:
                 self._wake.notify()
+
+    def _extend(self, columns: dict[str, list], rows: int) -> None:
+        buffer = self._columns
+        for name, values in columns.items():
+            held = buffer.get(name)
+            if held is None:
+                buffer[name] = held = [None] * self._rows
+            held.extend(values)
+        self._rows += rows
+        if len(buffer) > len(columns):  # fields these records lack
+            for held in buffer.values():
+                if len(held) < self._rows:
+                    held.extend([None] * (self._rows - len(held)))
 
     def flush(self) -> int:
         """Write every buffered record now; the number of records written."""
         with self._write_lock:
             with self._wake:
-                batch, self._buffer = self._buffer, []
-            if not batch:
+                columns, rows = self._columns, self._rows
+                self._columns, self._rows = {}, 0
+            if not rows:
                 return 0
             try:
-                self._write(batch)
+                self._write(columns, rows)
             except Exception:
-                with self._wake:  # keep them for the next attempt rather than lose them
-                    self._buffer[:0] = batch
+                with self._wake:  # keep them, first, for the next attempt rather than lose them
+                    later, later_rows = self._columns, self._rows
+                    self._columns, self._rows = columns, rows
+                    self._extend(later, later_rows)
                 raise
-            return len(batch)
+            return rows
 
     def close(self) -> None:
         """Stop the writer thread and write what is buffered (idempotent)."""
@@ -206,7 +280,7 @@ class PredictionLog:
         deadline = time.monotonic() + self.flush_seconds
         while True:
             with self._wake:
-                while not self._closed and len(self._buffer) < self.flush_rows:
+                while not self._closed and self._rows < self.flush_rows:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
@@ -218,10 +292,10 @@ class PredictionLog:
                 self.flush()
             except Exception:  # storage down: the records stay buffered and are tried again
                 logger.exception("prediction log write failed; %d records kept for the next attempt",
-                                 len(self._buffer))
+                                 self._rows)
 
-    def _write(self, batch: list[dict]) -> None:
-        table = to_table(batch)
+    def _write(self, columns: dict[str, list], rows: int) -> None:
+        table = table_from_columns(columns, rows)
         hours = hours_of(table)
         for hour in sorted(set(hours)):
             part = table if len(set(hours)) == 1 else table.filter(pa.array([h == hour for h in hours]))

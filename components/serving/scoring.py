@@ -143,17 +143,14 @@ class Scoring:
         unknown = self.unknown_categories(given, size)
         columns = {**given, **rows.values}
         scores = self.scorer.predict(columns).tolist()
-        now = datetime.now(UTC).isoformat()
-        names = list(columns)
-        records, i = [], 0
-        for request in requests:
-            for _ in range(request.batch.size):
-                records.append({**{name: columns[name][i] for name in names}, "score": scores[i],
-                                "model_version": self.version, "timestamp": now, "request_id": request.request_id,
-                                "features_missing": rows.missing[i], "features_stale": rows.stale[i],
-                                "unknown_category": unknown[i], "protocol": request.protocol})
-                i += 1
-        self.log.append(records)
+        def each_instance(value_of) -> list:  # one value per instance, from its request
+            return [value for r in requests for value in [value_of(r)] * r.batch.size]
+        self.log.append_columns({
+            **columns, "score": scores, "status": [200] * size, "model_version": [self.version] * size,
+            "timestamp": [datetime.now(UTC).isoformat()] * size,
+            "request_id": each_instance(lambda r: r.request_id), "features_missing": rows.missing,
+            "features_stale": rows.stale, "unknown_category": unknown,
+            "protocol": each_instance(lambda r: r.protocol)}, size)
         for value in scores:
             self.metrics.score.observe(value)
         per_request, start = [], 0

@@ -30,6 +30,9 @@ class FullDisk:
     def append(self, records):
         raise OSError(28, "No space left on device")
 
+    def append_columns(self, columns, rows):
+        raise OSError(28, "No space left on device")
+
     def close(self):
         pass
 

@@ -168,3 +168,20 @@ def test_the_readme_states_the_batch_settings_the_code_uses():
     assert (f"at most the last {FLUSH_SECONDS:g} seconds of traffic, and never more than {FLUSH_ROWS:,} "
             "records per process") in text
     assert f"every {FLUSH_ROWS:,} records or {FLUSH_SECONDS:g} seconds" in text
+
+
+def test_records_given_as_columns_and_as_dicts_mix_with_missing_fields_as_nulls(tmp_path):
+    """The predictor appends one list per field (``append_columns``); failed requests come as records."""
+    now = datetime.now(UTC).isoformat()
+    log = PredictionLog(tmp_path, flush_seconds=3600)
+    log.append_columns({"request_id": ["a", "b"], "timestamp": [now, now], "score": [0.1, 0.2], "status": [200, 200],
+                        "amount": [1.0, 2.0]}, 2)
+    log.append([{"request_id": "c", "timestamp": now, "status": 503, "error": "store down"}])
+    log.append_columns({"request_id": ["d"], "timestamp": [now], "score": [0.3], "status": [200], "hour": [4]}, 1)
+    log.close()
+    read = read_prediction_log(tmp_path)
+    assert read["request_id"].tolist() == ["a", "b", "c", "d"]
+    assert read["status"].tolist() == [200, 200, 503, 200]
+    assert read["amount"].tolist()[:2] == [1.0, 2.0] and read["amount"].isna().tolist() == [False, False, True, True]
+    assert read["hour"].isna().tolist() == [True, True, True, False]
+    assert read["error"].tolist() == [None, None, "store down", None]
