@@ -59,6 +59,25 @@ def serving(platform: Platform, log_dir: Path) -> Iterator[RunningPredictor]:
         server.stop()
 
 
+def loaded_predictor(trained_home: Settings, **env: str):
+    """The fraud predictor over the session's trained platform, loaded in this process with ``env`` added
+    to the environment for its load only."""
+    import os
+
+    from components.serving.predictor import ShipyardPredictor
+    from usecases.fraud import USE_CASE
+
+    saved = dict(os.environ)
+    os.environ.update(SHIPYARD_HOME=str(trained_home.home), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false", **env)
+    try:
+        predictor = ShipyardPredictor(Settings.from_env(), USE_CASE)
+        predictor.load()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return predictor
+
+
 @pytest.fixture(scope="session")
 def mlflow_url(trained_home: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The session's registry over HTTP: the prod profile never reads MLflow's database directly."""

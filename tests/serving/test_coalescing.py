@@ -8,7 +8,6 @@ requests through the fast path to the real predictor of the session's trained pl
 from __future__ import annotations
 
 import asyncio
-import os
 
 import httpx
 import orjson
@@ -20,8 +19,7 @@ from components.serving.coalescing import MAX_BATCH_REQUESTS, Coalescer
 from components.serving.fast_path import FastPath
 from components.serving.online_features import StoreUnavailable
 from components.serving.prediction_log import read_prediction_log
-from components.serving.predictor import ShipyardPredictor
-from usecases.fraud import USE_CASE
+from tests.serving.conftest import loaded_predictor
 
 
 class Recorder:
@@ -101,17 +99,8 @@ def test_a_request_whose_client_left_is_not_scored():
 
 @pytest.fixture(scope="module")
 def predictor(trained_home, tmp_path_factory):
-    saved = dict(os.environ)
-    os.environ.update(SHIPYARD_HOME=str(trained_home.home), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
-                      SHIPYARD_PREDICTION_LOG_DIR=str(tmp_path_factory.mktemp("predictions")))
-    try:
-        from shipyard.settings import Settings
-
-        predictor = ShipyardPredictor(Settings.from_env(), USE_CASE)
-        predictor.load()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    predictor = loaded_predictor(trained_home,
+                                 SHIPYARD_PREDICTION_LOG_DIR=str(tmp_path_factory.mktemp("predictions")))
     yield predictor
     predictor.stop()
 

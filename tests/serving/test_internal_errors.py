@@ -18,8 +18,7 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from components.serving.fast_path import FastPath
-from components.serving.predictor import ShipyardPredictor
-from usecases.fraud import USE_CASE
+from tests.serving.conftest import loaded_predictor
 
 pytestmark = pytest.mark.integration
 
@@ -39,18 +38,7 @@ class FullDisk:
 
 @pytest.fixture(scope="module")
 def broken_predictor(trained_home):
-    import os
-
-    saved = dict(os.environ)
-    os.environ.update(SHIPYARD_HOME=str(trained_home.home), MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
-    try:
-        from shipyard.settings import Settings
-
-        predictor = ShipyardPredictor(Settings.from_env(), USE_CASE)
-        predictor.load()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    predictor = loaded_predictor(trained_home)
     predictor.scoring.log = FullDisk()
     yield predictor
     predictor.stop()
