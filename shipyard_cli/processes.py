@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from components.serving.server import MULTIPROC_ENVS
+
 
 def poll(check: Callable[[], object], timeout: float, what: str, interval: float = 1.0):
     """Call ``check`` until it returns something truthy (returned); TimeoutError saying ``what`` after ``timeout``."""
@@ -29,9 +31,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-MULTIPROC_ENVS = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
 
 
 class ServerProcess:

@@ -6,8 +6,8 @@ hops, no timer); every request the loop reads in the meantime joins it: other co
 arrived in the same poll, and, thanks to the extra turns, those read by the polls in between. The wait
 is a few microseconds of loop turns, not a time: at one connection latency is unchanged (measured), and
 under load the batch grows with the requests already queued (Triton's dynamic batching with a queue
-delay of a few loop turns, in one process). Two turns rather than none took the batch from about 3 to
-more requests and the fast path from about 8,000 to 10,500 req/s at 8 connections on the bench.
+delay of a few loop turns, in one process). Two turns rather than none took the fast path from about
+8,000 to 10,500 req/s at 8 connections on the bench (with none, a flush held about 3 requests).
 
 Predictions do not depend on the company a row keeps: one row's features come from its own key, and
 tree ensembles and linear models score each row alone (``fastest_scorer`` checks batch and single-row

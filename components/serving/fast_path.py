@@ -103,13 +103,13 @@ class Drain:
 
 
 class FastPath:
-    def __init__(self, app, predictor, fast: bool = True, drain_seconds: float = 0.0, on_startup=None,
-                 on_shutdown=None, summed_metrics: bool = False, first: bool = False, drain: Drain | None = None):
+    def __init__(self, app, predictor, fast: bool = True, drain: Drain | None = None, on_startup=None,
+                 on_shutdown=None, summed_metrics: bool = False, first: bool = False):
         self.app, self.predictor, self.fast = app, predictor, fast
         # A worker's load, before the server accepts; its stop once requests in flight are answered.
         self.on_startup, self.on_shutdown = on_startup, on_shutdown
         self.first = first  # ahead of the middlewares KServe adds after this one (see ``_move_first``)
-        self.drain = drain if drain is not None else Drain(drain_seconds)
+        self.drain = drain if drain is not None else Drain(0.0)  # shared with a rebuilt copy: ``_move_first``
         name = re.escape(predictor.name)
         self.routes = {f"/v1/models/{predictor.name}:predict": "v1", f"/v2/models/{predictor.name}/infer": "v2"}
         self.ready_paths = {"/v2/health/ready", f"/v2/models/{predictor.name}/ready",
@@ -208,7 +208,7 @@ class FastPath:
         elif not self.fast:
             answer = scoring.check(protocol, body, request_id)  # KServe's errors would not name the field
         else:
-            answer = await scoring.respond_together(protocol, body, request_id)
+            answer = await scoring.respond(protocol, body, request_id)
         if answer is not None:
             if metrics is not None:
                 metrics.request(protocol, answer.status).inc()

@@ -111,38 +111,23 @@ def _column(values: list) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
-def _typed(values: list, kind: pa.DataType, each) -> pa.Array:
-    """``values`` as ``kind`` in one Arrow conversion when they already are of that kind (what the
-    predictor writes), else value by value through ``each`` (records from elsewhere: text, numbers)."""
+def _at_once(convert, one_by_one, nulls: bool = False) -> pa.Array:
+    """``convert()``, one Arrow conversion of a whole column, for the values the predictor writes (text
+    timestamps with a zone, int statuses, str ids); else ``one_by_one()`` in Python, for records from
+    elsewhere (naive or missing timestamps, text statuses, numeric ids). Unless ``nulls`` may stay, a
+    null (a missing timestamp or status, derived per record) sends it one by one too."""
     try:
-        return pa.array(values, kind, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        return pa.array([each(v) for v in values], kind, from_pandas=True)
-
-
-def _timestamps(values: list) -> pa.Array:
-    """ISO 8601 texts with a zone offset (what the predictor writes) cast by Arrow; anything else (naive
-    texts, datetimes, epoch seconds, missing) value by value."""
-    try:
-        converted = pa.array(values, pa.string()).cast(SCHEMA.field(TIMESTAMP).type)
-        if converted.null_count == 0:
+        converted = convert()
+        if nulls or converted.null_count == 0:
             return converted
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
         pass
-    return pa.array([_timestamp(v) for v in values], SCHEMA.field(TIMESTAMP).type)
+    return one_by_one()
 
 
-def _statuses(statuses: list, scores: list, errors: list) -> pa.Array:
-    """HTTP statuses as given when every one is a number (what the predictor writes), else each from
-    its record (``_status``: text, a missing status with or without a score)."""
-    try:
-        converted = pa.array(statuses, pa.int16())
-        if converted.null_count == 0:
-            return converted
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        pass
-    records = zip(statuses, scores, errors, strict=True)
-    return pa.array([_status({"status": s, "score": c, "error": e}) for s, c, e in records], pa.int16())
+def _text(values: list) -> pa.Array:
+    return _at_once(lambda: pa.array(values, pa.string()),
+                    lambda: pa.array([None if v is None else str(v) for v in values], pa.string()), nulls=True)
 
 
 def columns_of(records: list[dict]) -> dict[str, list]:
@@ -158,10 +143,14 @@ def table_from_columns(columns: dict[str, list], rows: int) -> pa.Table:
     def given(name: str) -> list:
         return columns[name] if name in columns else [None] * rows
     envelope = {
-        "request_id": _typed(given("request_id"), pa.string(), lambda v: None if v is None else str(v)),
-        TIMESTAMP: _timestamps(given(TIMESTAMP)),
-        "status": _statuses(given("status"), given("score"), given("error")),
-        "error": _typed(given("error"), pa.string(), lambda v: None if v is None else str(v)),
+        "request_id": _text(given("request_id")),
+        TIMESTAMP: _at_once(lambda: pa.array(given(TIMESTAMP), pa.string()).cast(SCHEMA.field(TIMESTAMP).type),
+                            lambda: pa.array([_timestamp(v) for v in given(TIMESTAMP)], SCHEMA.field(TIMESTAMP).type)),
+        "status": _at_once(lambda: pa.array(given("status"), pa.int16()),
+                           lambda: pa.array([_status({"status": s, "score": c, "error": e}) for s, c, e in
+                                             zip(given("status"), given("score"), given("error"), strict=True)],
+                                            pa.int16())),
+        "error": _text(given("error")),
     }
     for name in SCHEMA.names:
         if name not in envelope:
@@ -209,9 +198,9 @@ class PredictionLog:
         self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
         self._seq = time.time_ns() // 1000  # microseconds at start: a restart continues above it
         # Buffered records as one list per field (``append_columns``): the request path extends lists,
-        # and a flush converts each list in one Arrow call, holding the GIL in short pieces. Building
-        # the table record by record in Python (10,000 dicts per flush) held it long enough to delay
-        # the requests answered meanwhile: p99 at one connection was twice what it was without flushes.
+        # and a flush converts each list in one Arrow call, holding the GIL in short pieces rather than
+        # through a Python loop over 10,000 dicts, which delayed the requests answered meanwhile (the
+        # flushes still show in p99 at one connection: see the README's serving benchmark).
         self._columns: dict[str, list] = {}
         self._rows = 0
         self._wake = threading.Condition()

@@ -4,8 +4,7 @@
 raises: 400/413 name the problem, 503 says the online store did not answer, and anything unexpected
 is a 500 whose JSON carries the request id, with the traceback in the server log. It returns None
 for a request it leaves to KServe's own data plane (an output selection it does not implement).
-``respond_together`` (the fast path's) is the same, but scores the requests of one event-loop turn
-in one feature lookup and one model call (coalescing.py).
+Requests that arrive together are scored in one feature lookup and one model call (coalescing.py).
 
 Every answered instance is a record of the prediction log with status 200; every failed request is
 a record too (``Scoring.failed``): its HTTP status and error, its inputs when they parsed, and no
@@ -257,24 +256,14 @@ class Scoring:
                                        "details under this request id", request.request_id)
         return self.failed_answer(request.protocol, request.request_id, answer, batch=request.batch)
 
-    async def respond_together(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
-        """``respond``, scored together with the other requests of this event-loop turn (coalescing.py)."""
+    async def respond(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
+        """The answer to one JSON request of ``protocol`` ("v1" or "v2"), scored together with the other
+        requests of this event-loop turn (coalescing.py); None: leave it to KServe (``parse``)."""
         parsed = self.parse(protocol, body, request_id)
         if not isinstance(parsed, Scorable):
             return parsed
         try:
             scores = await self.coalescer.score(parsed)
-        except Exception as exc:
-            return self.answer(parsed, error=exc)
-        return self.answer(parsed, scores)
-
-    def respond(self, protocol: str, body: bytes, request_id: str | None) -> Answer | None:
-        """The answer to one JSON request, scored alone (``parse``, ``score_many``, ``answer``)."""
-        parsed = self.parse(protocol, body, request_id)
-        if not isinstance(parsed, Scorable):
-            return parsed
-        try:
-            scores = self.score_many([parsed])[0]
         except Exception as exc:
             return self.answer(parsed, error=exc)
         return self.answer(parsed, scores)

@@ -119,7 +119,7 @@ def lookups() -> float:
 @pytest.mark.integration
 def test_concurrent_requests_share_one_lookup_and_get_the_answers_they_get_alone(predictor):
     count = 24
-    alone = [orjson.loads(predictor.scoring.respond("v1", body(i), f"alone-{i}").body)["predictions"]
+    alone = [orjson.loads(asyncio.run(predictor.scoring.respond("v1", body(i), f"alone-{i}")).body)["predictions"]
              for i in range(count)]
     app = FastPath(Starlette(), predictor=predictor)
 
