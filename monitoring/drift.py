@@ -85,8 +85,11 @@ class DriftResult:
 
 
 def report_name(model_name: str, version: int, finished: datetime) -> str:
-    """The HTML report of a run, derivable from its exported success timestamp."""
-    return f"drift-{model_name}-v{version}-{finished:%Y%m%dT%H%M%S}.html"
+    """The HTML report of a run, derivable from its exported success timestamp.
+
+    Milliseconds in the name: two runs in one second with different results must not share a report.
+    """
+    return f"drift-{model_name}-v{version}-{finished:%Y%m%dT%H%M%S}{finished.microsecond // 1000:03d}.html"
 
 
 def decisions(result: DriftResult) -> tuple:
