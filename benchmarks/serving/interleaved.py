@@ -40,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 BASELINE = "KServe no-op, logging off"
 
 
+FAST = "Shipyard fast path"
+KSERVE_ROUTE = "Shipyard via KServe's route"
 TWO_WORKERS = "Shipyard fast path, 2 workers"
 FLOOR = "bare ASGI app on uvicorn, constant answer (machine floor)"
 
@@ -89,9 +91,9 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
         peer = [sys.executable, str(HERE / "peer_kserve.py")]
         one_core, both_cores = servers.SERVER_CPU, f"{servers.SERVER_CPU},{loadgen.LOADGEN_CPU}"
         plan = [
-            ("Shipyard fast path", [shipyard, "serve"], env, shipyard_bodies, one_core),
+            (FAST, [shipyard, "serve"], env, shipyard_bodies, one_core),
             (TWO_WORKERS, [shipyard, "serve", "--workers", "2"], env, shipyard_bodies, both_cores),
-            ("Shipyard via KServe's route", [shipyard, "serve", "--no-fast-path"], env, shipyard_bodies, one_core),
+            (KSERVE_ROUTE, [shipyard, "serve", "--no-fast-path"], env, shipyard_bodies, one_core),
             ("KServe no-op, defaults", [*peer, "--kind", "noop"], {"PYTHONPATH": str(ROOT)}, feature_bodies,
              one_core),
             (BASELINE, [*peer, "--kind", "noop", "--quiet"], {"PYTHONPATH": str(ROOT)}, feature_bodies, one_core),
@@ -161,7 +163,18 @@ def render(results: dict[str, list[dict]], rounds: int, seconds: int, load_befor
                      f"{statistics.median(r['p50_1'] for r in runs):.2f} ms | "
                      f"{statistics.median(r['p99_1'] for r in runs):.2f} ms ({min(r['p99_1'] for r in runs):.2f}-"
                      f"{max(r['p99_1'] for r in runs):.2f}) | {sum(r['errors'] for r in runs)} |")
+    if FAST in results and KSERVE_ROUTE in results:
+        lines += ["", f"{KSERVE_ROUTE!r} over {FAST!r}, same round, median (min-max): "
+                      f"{spread(results, 'p50_1', lambda route, fast: route / fast)}x the p50 latency at 1 connection; "
+                      f"{spread(results, 'rps8', lambda route, fast: fast / route)}x fewer requests per second at 8 "
+                      "connections."]
     return "\n".join(lines) + "\n"
+
+
+def spread(results: dict[str, list[dict]], key: str, ratio) -> str:
+    """``ratio(KServe's route, fast path)`` of ``key`` per round: median (min-max)."""
+    values = [ratio(route[key], fast[key]) for route, fast in zip(results[KSERVE_ROUTE], results[FAST], strict=True)]
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -185,3 +186,50 @@ def test_records_given_as_columns_and_as_dicts_mix_with_missing_fields_as_nulls(
     assert read["amount"].tolist()[:2] == [1.0, 2.0] and read["amount"].isna().tolist() == [False, False, True, True]
     assert read["hour"].isna().tolist() == [True, True, True, False]
     assert read["error"].tolist() == [None, None, "store down", None]
+
+
+@pytest.mark.parametrize("piece_rows", [1, 2, 3, 10])
+def test_a_flush_converted_in_pieces_is_the_table_converted_whole(monkeypatch, piece_rows):
+    """Pieces type a column alike whatever falls in each: all nulls, ints then floats, numbers then text."""
+    from components.serving import prediction_log
+
+    now = datetime.now(UTC).isoformat()
+    columns = {"request_id": list("abcdef"), "timestamp": [now] * 6, "status": [200, 200, 200, 200, 500, 200],
+               "score": [0.1, 0.2, 0.3, 0.4, None, 0.6], "error": [None, None, None, None, "boom", None],
+               "hour": [None, None, None, 4, 5, 6], "amount": [1, 2, 3, 4.5, None, 6],
+               "merchant_category": [1, 2, 3, 4, 5, "grocery"], "flag": [True, None, False, True, True, None]}
+    whole = prediction_log.table_from_columns(columns, 6)
+    monkeypatch.setattr(prediction_log, "PIECE_ROWS", piece_rows)
+    in_pieces = prediction_log.table_in_pieces(columns, 6)
+    assert in_pieces.schema == whole.schema and in_pieces.combine_chunks().equals(whole.combine_chunks())
+    assert in_pieces.column("merchant_category").to_pylist() == ["1", "2", "3", "4", "5", "grocery"]
+    prediction_log.free_in_pieces(columns, 6)
+    assert all(values == [] for values in columns.values())
+
+
+def test_the_first_writer_runs_at_idle_priority_and_a_second_catches_up_when_it_starves(monkeypatch, tmp_path):
+    """On Linux the writer that flushes each batch yields the CPU to requests (SCHED_IDLE); a CPU that
+    requests keep busy starves it, and then the normal-priority writer writes once two batches wait."""
+    from components.serving import prediction_log
+
+    log = PredictionLog(tmp_path / "idle", flush_seconds=3600)
+    try:
+        first, second = (os.sched_getscheduler(writer.native_id) for writer in log._writers)
+        assert (first, second) == (os.SCHED_IDLE, os.SCHED_OTHER)
+    finally:
+        log.close()
+
+    starved = threading.Event()
+    monkeypatch.setattr(prediction_log, "lower_writer_priority", starved.wait)  # never scheduled until set
+    now = datetime.now(UTC).isoformat()
+    log = PredictionLog(tmp_path / "starved", flush_rows=10, flush_seconds=3600)
+    log.append([{"request_id": str(i), "timestamp": now, "score": 0.5} for i in range(15)])
+    time.sleep(0.5)
+    assert log_files(tmp_path / "starved") == []  # one batch and a half: still the idle writer's
+    log.append([{"request_id": str(i), "timestamp": now, "score": 0.5} for i in range(15, 20)])
+    deadline = time.monotonic() + 10
+    while not log_files(tmp_path / "starved") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(read_prediction_log(tmp_path / "starved")) == 20
+    starved.set()
+    log.close()
