@@ -33,21 +33,18 @@ import loadgen  # noqa: E402
 import prepare  # noqa: E402
 import servers  # noqa: E402
 
-from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_redis  # noqa: E402
+from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlflow_server, start_redis  # noqa: E402
+from shipyard_cli.prod_demo import temporary_database  # noqa: E402
 
 OPEN_LOOP_SHARES = (0.3, 0.5, 0.7, 0.85)  # of one worker's measured capacity
 BODIES = 500
 START_TIMEOUT = 600  # MLflow and the predictors start slowly on a busy machine
 
 
-def start_predictors(settings, redis_settings, work: Path, cpus: list[str]) -> list:
+def start_predictors(settings, redis_settings, registry_uri: str, work: Path, cpus: list[str]) -> list:
     """One predictor per CPU in ``cpus``; MLflow runs only while they load their model."""
     mlflow_port = free_port()
-    mlflow = ServerProcess(["--backend-store-uri", settings.mlflow_tracking_uri, "--host", "127.0.0.1", "--port",
-                            str(mlflow_port), "--workers", "1"], work / "mlflow.log",
-                           env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-                           program=[str(ROOT / ".venv" / "bin" / "mlflow"), "server"])
-    mlflow.start_until(http_ok(f"http://127.0.0.1:{mlflow_port}/health"), timeout=START_TIMEOUT)
+    mlflow = start_mlflow_server(mlflow_port, settings.mlflow_tracking_uri, work / "mlflow.log")
     started = []
     try:
         for cpu in cpus:
@@ -55,6 +52,7 @@ def start_predictors(settings, redis_settings, work: Path, cpus: list[str]) -> l
             env = {"SHIPYARD_PROFILE": "prod", "SHIPYARD_HOME": str(settings.home),
                    "SHIPYARD_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
                    "SHIPYARD_REDIS_URL": redis_settings.redis_url, "SHIPYARD_FEAST_PROJECT": prepare.BENCH_PROJECT,
+                   "SHIPYARD_FEAST_REGISTRY_URI": registry_uri,
                    "SHIPYARD_PREDICTION_LOG_DIR": str(work / f"predictions-{port}")}
             command = ["taskset", "-c", cpu, str(ROOT / ".venv" / "bin" / "shipyard"), "serve", "--port", str(port)]
             server = ServerProcess([], work / f"shipyard-{port}.log", env=env, program=command).start_until(
@@ -128,20 +126,22 @@ def main() -> None:
     redis = start_redis(redis_port, work / "redis" / "redis.log")
     load_before = os.getloadavg()
     try:
-        redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0")
-        measured = {}
-        # All three predictors start together (one MLflow start on a slow machine); idle ones cost nothing.
-        predictors = start_predictors(settings, redis_settings, work, ["0", "0", "1"])
-        try:
-            for _, url in predictors:
-                loadgen.closed_loop(url, bodies, 4, 2)  # warm-up
-            for started in (predictors[:1], predictors[1:]):
-                measured[len(started)] = closed(started, bodies, 8 // len(started), args.seconds)
-                print(f"{len(started)} worker(s): {measured[len(started)]}", flush=True)
-            open_points = open_loop_points(predictors[0], bodies, measured[1], args.seconds)
-        finally:
-            for server, _ in predictors:
-                server.stop()
+        with temporary_database() as registry_uri:  # Feast's SQL registry, as the prod profile requires
+            redis_settings = prepare.materialize_to_redis(settings, f"redis://127.0.0.1:{redis_port}/0",
+                                                          registry_uri)
+            # All three predictors start together (one MLflow start on a slow machine); idle ones cost nothing.
+            predictors = start_predictors(settings, redis_settings, registry_uri, work, ["0", "0", "1"])
+            try:
+                measured = {}
+                for _, url in predictors:
+                    loadgen.closed_loop(url, bodies, 4, 2)  # warm-up
+                for started in (predictors[:1], predictors[1:]):
+                    measured[len(started)] = closed(started, bodies, 8 // len(started), args.seconds)
+                    print(f"{len(started)} worker(s): {measured[len(started)]}", flush=True)
+                open_points = open_loop_points(predictors[0], bodies, measured[1], args.seconds)
+            finally:
+                for server, _ in predictors:
+                    server.stop()
     finally:
         redis.stop()
     args.out.write_text(json.dumps({

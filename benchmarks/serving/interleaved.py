@@ -5,7 +5,8 @@
 Every server starts once and waits; each round then measures every server in turn (A B C ... A B C ...),
 so a machine whose speed swings within minutes swings for all of them alike. Reported per row: the
 median over rounds and the spread (min-max) of its throughput ratio to KServe's no-op with its
-per-request logging off, measured in the same round, plus p99 at 1 connection.
+per-request logging off, measured in the same round, plus p50 and p99 at 1 connection (measured
+after a pause that lets the 8-connection run's leftover work finish: ``SETTLE_SECONDS``).
 
 Rows: Shipyard's fast path (Redis lookup, ONNX model, prediction log) with 1 worker and with 2
 (``--workers 2``); Shipyard through KServe's own route (``--no-fast-path``, same work); KServe's no-op
@@ -40,6 +41,10 @@ HERE = Path(__file__).resolve().parent
 BASELINE = "KServe no-op, logging off"
 
 
+# Between a server's 8-connection run and its 1-connection run: the work a saturating run leaves behind
+# (prediction log writes, garbage collection) is done before the steady state at one connection is
+# measured, for every server alike.
+SETTLE_SECONDS = 3
 FAST = "Shipyard fast path"
 KSERVE_ROUTE = "Shipyard via KServe's route"
 TWO_WORKERS = "Shipyard fast path, 2 workers"
@@ -132,6 +137,7 @@ def measure_rounds(running: list[Running], rounds: int, seconds: int) -> dict[st
         order = running if round_number % 2 == 0 else list(reversed(running))  # A B C, then C B A
         for server in order:
             eight = loadgen.closed_loop(server.url, server.bodies, 8, seconds)
+            time.sleep(SETTLE_SECONDS)
             one = loadgen.closed_loop(server.url, server.bodies, 1, seconds)
             results[server.name].append({"rps8": eight.rps, "rps1": one.rps, "p50_1": one.p50_ms, "p99_1": one.p99_ms,
                                          "errors": eight.errors + one.errors, "load": os.getloadavg()[0]})
@@ -149,7 +155,8 @@ def render(results: dict[str, list[dict]], rounds: int, seconds: int, load_befor
         f"Machine: {report.cpu_model()}, {os.cpu_count()} CPUs; servers pinned to CPU {servers.SERVER_CPU} "
         f"({TWO_WORKERS!r}: both CPUs), "
         f"load generator (wrk) on CPU {loadgen.LOADGEN_CPU}. {rounds} rounds of {seconds} s per server and "
-        f"load pattern, servers interleaved (A B C ... then reversed). Load average before "
+        f"load pattern, servers interleaved (A B C ... then reversed), {SETTLE_SECONDS} s idle between a server's "
+        f"8- and 1-connection runs. Load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f}.", "",
         f"Ratio: throughput at 8 connections over {BASELINE!r} in the same round; median (min-max).", "",
         "| server | req/s at 8 conn. (median) | ratio to no-op, logging off | p50 at 1 conn. | p99 at 1 conn. "

@@ -208,9 +208,9 @@ def lower_writer_priority() -> None:
     thread alone); elsewhere, or where it is not allowed, it keeps the process's priority.
 
     Why: on the predictor's core a flush took the CPU from the requests that arrived meanwhile (about
-    15 ms of CPU per 10,000 records), and those requests made p99 at one connection: 1.2-2.4 ms with
-    flushes at normal priority, 0.8-0.9 ms at idle priority, as without flushes (same bench, interleaved).
-    A lower nice value (5) changed nothing measurable.
+    15 ms of CPU per 10,000 records), and those requests made p99 at one connection: 1.1-2.4 ms with
+    flushes at normal priority, 0.8-1.2 ms at idle priority, as without flushes (0.5-1.3 ms; the serving
+    bench's servers, interleaved). A raised nice value (5) changed nothing measurable.
     """
     try:
         os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))

@@ -23,6 +23,7 @@ the maximum over processes (``shipyard_model_info`` is 1 in all of them).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import shutil
@@ -109,6 +110,16 @@ def worker_startup(options: ServeOptions, predictor) -> None:
     log_to_stderr()
     quiet_request_logs(options)
     predictor.load()
+    freeze_loaded_objects()
+
+
+def freeze_loaded_objects() -> None:
+    """Put everything alive after the load (libraries, model, feature definitions: about 440,000
+    objects) out of the garbage collector's reach. Every full collection walked them all: pauses of
+    about 250 ms, about every 30 s at 3,000 req/s, in which no request was answered. After the freeze
+    the same collections took 4-11 ms (GC callbacks in the bench's server; see the README's serving benchmark)."""
+    gc.collect()
+    gc.freeze()
 
 
 def log_to_stderr() -> None:
@@ -133,6 +144,7 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
     predictor.load()
     if options.workers == 1:
         add_fast_path(predictor, options)
+        freeze_loaded_objects()  # workers freeze their own, after their load
     # Per-request latency logging costs throughput and duplicates the request histograms.
     server = kserve.ModelServer(
         http_port=options.port, grpc_port=options.grpc_port or 8081, enable_grpc=options.grpc_port > 0,
