@@ -350,6 +350,8 @@ class PredictionLog:
             except Exception:  # storage down: the records stay buffered and are tried again
                 logger.exception("prediction log write failed; %d records kept for the next attempt",
                                  self._rows)
+                with self._wake:  # in one interval: a full buffer would otherwise retry at once, in a loop
+                    self._wake.wait_for(lambda: self._closed, timeout=self.flush_seconds)
 
     def _write(self, columns: dict[str, list], rows: int) -> None:
         table = table_in_pieces(columns, rows)

@@ -247,3 +247,23 @@ def test_the_first_writer_runs_at_idle_priority_and_a_second_catches_up_when_it_
     assert len(read_prediction_log(tmp_path / "starved")) == 20
     starved.set()
     log.close()
+
+
+def test_a_failing_store_is_tried_once_per_interval_and_nothing_is_lost(monkeypatch, tmp_path):
+    """A buffer past its batch size must not retry in a loop while the store is down."""
+    from components.serving import prediction_log
+
+    real_write, attempts = prediction_log.write_file, []
+
+    def down(fs, path, table):
+        attempts.append(path)
+        raise OSError("store unreachable")
+    monkeypatch.setattr(prediction_log, "write_file", down)
+    now = datetime.now(UTC).isoformat()
+    log = PredictionLog(tmp_path, flush_rows=10, flush_seconds=3600)
+    log.append([{"request_id": str(i), "timestamp": now, "score": 0.5} for i in range(30)])
+    time.sleep(1.0)
+    assert 1 <= len(attempts) <= 2  # one attempt per writer, then each waits its interval
+    monkeypatch.setattr(prediction_log, "write_file", real_write)
+    log.close()
+    assert sorted(read_prediction_log(tmp_path)["request_id"], key=int) == [str(i) for i in range(30)]
