@@ -38,7 +38,7 @@ from shipyard_cli.prod_demo import temporary_database  # noqa: E402
 
 OPEN_LOOP_SHARES = (0.3, 0.5, 0.7, 0.85)  # of one worker's measured capacity
 BODIES = 500
-START_TIMEOUT = 600  # MLflow and the predictors start slowly on a busy machine
+START_TIMEOUT = 600  # the predictors start slowly on a busy machine
 
 
 def start_predictors(settings, redis_settings, registry_uri: str, work: Path, cpus: list[str]) -> list:
