@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from prometheus_client import generate_latest
 
-from monitoring.drift import run_drift_job
+from monitoring.drift import report_name, run_drift_job
 from monitoring.exporter import DriftMetrics
 from monitoring.reference import load_reference, snapshot_path
 from monitoring.service import run_once
@@ -148,6 +148,15 @@ def test_bad_logs_count_errors_and_keep_the_last_good_values(use_trained_home):
     # `hour` could not be compared this time: it keeps the value of the last run that could.
     assert 'shipyard_feature_drifted{feature="amount",model="fraud",version="1"} 0.0' in body
     assert 'shipyard_feature_drift_score{feature="hour",model="fraud",version="1"}' in body
+
+
+def test_runs_finishing_in_the_same_second_get_reports_of_their_own():
+    """The timing that made the next test fail once in CI: two results within one second must not share a file."""
+    from datetime import UTC, datetime
+
+    first, second = (datetime(2026, 11, 30, 5, 54, 48, micro, tzinfo=UTC) for micro in (120_000, 870_000))
+    assert report_name("fraud", 1, first) != report_name("fraud", 1, second)
+    assert report_name("fraud", 1, first).startswith("drift-fraud-v1-20261130T055448")
 
 
 def test_a_report_is_written_only_when_the_result_changes(use_trained_home):
