@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-fast lint compile clean-state help venv redis-server-binary
+.PHONY: demo test test-slow test-fast lint compile clean-state help venv redis-server-binary bench-tools
 
 help:
 	@echo "make demo   - set up .venv and run the lab-to-production loop end to end"
@@ -37,8 +37,8 @@ test: $(STAMP) tools-venv prometheus-tools redis-server-binary spark-venv
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The whole-loop runs (demo loop, production shape, alert loop, retraining to a Git commit, live
-# canary): several pipeline runs and servers each, tens of minutes together.
-test-slow: $(STAMP) tools-venv prometheus-tools redis-server-binary
+# canary, a short run of the serving benchmark): several pipeline runs and servers each, tens of minutes together.
+test-slow: $(STAMP) tools-venv prometheus-tools redis-server-binary bench-tools
 	$(BIN)/python -m pytest -q -m slow
 
 test-fast: $(STAMP)
@@ -52,6 +52,10 @@ compile: $(STAMP)
 
 redis-server-binary:
 	@command -v redis-server >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends redis-server; }
+
+# The serving benchmark's load generator (Debian package wrk).
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends wrk; }
 
 clean-state:
 	rm -rf .shipyard

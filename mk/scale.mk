@@ -11,8 +11,7 @@ BENCH_SCALE_SIZES ?= 1000000 3000000 10000000
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.scale.run --sizes $(BENCH_SCALE_SIZES)
 
-bench-capacity: $(STAMP)
-	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "wrk is required (Debian package wrk)"; exit 1; }
+bench-capacity: $(STAMP) bench-tools
 	$(BIN)/python -m benchmarks.capacity.measure
 	$(BIN)/python -m benchmarks.capacity.model
 

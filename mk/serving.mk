@@ -10,8 +10,6 @@ $(BENCH_STAMP): benchmarks/serving/requirements-peers.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/serving/requirements-peers.txt
 	touch $(BENCH_STAMP)
 
-bench-serving: $(STAMP) $(BENCH_STAMP)
-	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "wrk is required (Debian package wrk)"; exit 1; }
-	@command -v redis-server >/dev/null || { echo "redis-server is required (Debian package redis-server)"; exit 1; }
+bench-serving: $(STAMP) $(BENCH_STAMP) bench-tools redis-server-binary
 	$(BIN)/python benchmarks/serving/run.py --out benchmarks/serving/results.md
 	$(BIN)/python benchmarks/serving/interleaved.py --out benchmarks/serving/results-interleaved.md

@@ -6,7 +6,10 @@ Every server starts once and waits; each round then measures every server in tur
 so a machine whose speed swings within minutes swings for all of them alike. Reported per row: the
 median over rounds and the spread (min-max) of its throughput ratio to KServe's no-op with its
 per-request logging off, measured in the same round, plus p50 and p99 at 1 connection (measured
-after a pause that lets the 8-connection run's leftover work finish: ``SETTLE_SECONDS``).
+after a pause that lets the 8-connection run's leftover work finish: ``SETTLE_SECONDS``). For
+Shipyard's rows also the server's own durations in each 1-connection run (server_latency.py): the
+share answered within 1 ms and the bucket bound of p99, so a slow tail is placed in the server's
+handler or around it (loopback, scheduling, the load generator).
 
 Rows: Shipyard's fast path (Redis lookup, ONNX model, prediction log) with 1 worker and with 2
 (``--workers 2``); Shipyard through KServe's own route (``--no-fast-path``, same work); KServe's no-op
@@ -15,7 +18,7 @@ form from a request that carries the features. Every server is pinned to CPU 0 e
 workers, which gets both CPUs (one worker per core) and so shares CPU 1 with the load generator: its
 row says what a second worker buys on this 2-core machine, not what it would on a core of its own.
 
-    --rounds 1 --seconds 1 --only "Shipyard fast path"   a smoke run of the code path (a few seconds)
+    --rounds 1 --seconds 1 --only Shipyard   a smoke run of the code path (tests/benchmarks runs it)
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import loadgen
 import prepare
+import server_latency
 import servers
 
 from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
@@ -57,6 +61,7 @@ class Running:
     process: ServerProcess
     url: str
     bodies: list[bytes]
+    base_url: str = ""  # Shipyard's: its /metrics has the server's own request durations (server_latency.py)
 
 
 def pinned_to(cpus: str, args: list[str]) -> list[str]:
@@ -117,7 +122,9 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
                                     extra_env)
             if "--workers" in command:  # ready means one worker is: wait for all of them
                 wait_for_workers(process, work / f"{port}.log", int(command[command.index("--workers") + 1]))
-            running.append(Running(name, process, f"http://127.0.0.1:{port}/v1/models/fraud:predict", bodies))
+            base_url = f"http://127.0.0.1:{port}"
+            running.append(Running(name, process, f"{base_url}/v1/models/fraud:predict", bodies,
+                                   base_url if command[0] == shipyard else ""))
             print(f"started {name}", flush=True)
     except BaseException:
         for server in running:
@@ -138,11 +145,18 @@ def measure_rounds(running: list[Running], rounds: int, seconds: int) -> dict[st
         for server in order:
             eight = loadgen.closed_loop(server.url, server.bodies, 8, seconds)
             time.sleep(SETTLE_SECONDS)
+            before = server_latency.scrape(server.base_url) if server.base_url else None
             one = loadgen.closed_loop(server.url, server.bodies, 1, seconds)
-            results[server.name].append({"rps8": eight.rps, "rps1": one.rps, "p50_1": one.p50_ms, "p99_1": one.p99_ms,
-                                         "errors": eight.errors + one.errors, "load": os.getloadavg()[0]})
+            inside = server_latency.scrape(server.base_url) - before if before is not None else None
+            results[server.name].append({
+                "rps8": eight.rps, "rps1": one.rps, "p50_1": one.p50_ms, "p99_1": one.p99_ms,
+                "errors": eight.errors + one.errors, "load": os.getloadavg()[0],
+                "within_1": inside.share_within(server_latency.WITHIN_SECONDS) if inside else None,
+                "server_p99_bound": inside.quantile_bound(0.99) if inside else None})
+            own = (f"; server's own: {100 * results[server.name][-1]['within_1']:.2f}% within 1 ms"
+                   if inside else "")
             print(f"  round {round_number + 1} {server.name}: {eight.rps:.0f} req/s at 8, "
-                  f"p50 {one.p50_ms:.2f} ms, p99 {one.p99_ms:.2f} ms at 1", flush=True)
+                  f"p50 {one.p50_ms:.2f} ms, p99 {one.p99_ms:.2f} ms at 1{own}", flush=True)
     return results
 
 
@@ -175,6 +189,18 @@ def render(results: dict[str, list[dict]], rounds: int, seconds: int, load_befor
                       f"{spread(results, 'p50_1', lambda route, fast: route / fast)}x the p50 latency at 1 connection; "
                       f"{spread(results, 'rps8', lambda route, fast: fast / route)}x fewer requests per second at 8 "
                       "connections."]
+    own = {name: runs for name, runs in results.items() if runs[0]["within_1"] is not None}
+    if own:
+        lines += ["", "The servers' own request durations in the same 1-connection runs (Shipyard's "
+                      f"`{server_latency.METRIC}`, from the request's arrival in the fast-path middleware to "
+                      "its answer: no loopback, no load generator), read from /metrics before and after each run:",
+                  "", "| server | share within 1 ms (median; min-max) | p99 within (bucket bound), per round |",
+                  "|---|---:|---|"]
+        for name, runs in own.items():
+            shares = [100 * run["within_1"] for run in runs]
+            bounds = ", ".join(f"{1000 * run['server_p99_bound']:g} ms" for run in runs)
+            lines.append(f"| {name} | {statistics.median(shares):.2f}% ({min(shares):.2f}-{max(shares):.2f}%) | "
+                         f"{bounds} |")
     return "\n".join(lines) + "\n"
 
 
