@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 import re
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -80,6 +81,65 @@ def closed_loop(url: str, bodies: list[bytes], connections: int, seconds: int) -
                               "-s", str(script), url], capture_output=True, text=True, check=True).stdout
     requests, duration, p50, p99, errors = re.search(r"RESULT (\S+) (\S+) (\S+) (\S+) (\S+)", out).groups()
     return Result(int(requests), float(duration), float(p50), float(p99), int(errors))
+
+
+def one_connection(url: str, bodies: list[bytes], seconds: float) -> Result:
+    """One keep-alive connection, one request at a time, from a plain blocking socket: the second client
+    at one connection, beside wrk.
+
+    Why a second one: on these machines wrk's own tail at one connection is of the order of the 1 ms it
+    is meant to check: its p99 against a bare ASGI app that answers a constant ranged 0.17-0.83 ms over
+    the rounds of two runs (up to 1.41 ms in an earlier one), against 0.11-0.14 ms measured by this
+    client in the same rounds (results-interleaved.md). This
+    client does nothing between a request and its answer but block in ``recv``, and runs without
+    cyclic garbage collection, so its p99 is the server's and the machine's. Each latency runs from
+    just before the request is written to the last byte of the answer."""
+    target = urlparse(url)
+    head = (b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: "
+            % (target.path.encode(), target.netloc.encode()))
+    requests = [head + b"%d\r\n\r\n%s" % (len(body), body) for body in bodies]
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {int(LOADGEN_CPU)})
+    gc.collect()
+    gc.disable()
+    latencies: list[float] = []
+    errors = 0
+    try:
+        with socket.create_connection((target.hostname, target.port), timeout=10) as conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            pending = b""
+            start = time.perf_counter()
+            deadline = start + seconds
+            while (now := time.perf_counter()) < deadline:
+                conn.sendall(requests[len(latencies) % len(requests)])
+                answer, pending = read_answer(conn, pending)
+                latencies.append(time.perf_counter() - now)
+                errors += not answer.startswith(b"HTTP/1.1 200")
+            elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
+        os.sched_setaffinity(0, affinity)
+    ordered = sorted(latencies) or [float("nan")]
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return Result(len(latencies), elapsed, 1000 * statistics.median(ordered), 1000 * p99, errors)
+
+
+def read_answer(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes]:
+    """One whole HTTP answer (its head) from ``conn``, and the bytes read past it."""
+    while (end := pending.find(b"\r\n\r\n")) < 0:
+        pending += receive(conn)
+    head = pending[:end]
+    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+    while len(pending) < end + 4 + length:
+        pending += receive(conn)
+    return head, pending[end + 4 + length:]
+
+
+def receive(conn: socket.socket) -> bytes:
+    chunk = conn.recv(65536)
+    if not chunk:
+        raise ConnectionError("the server closed the connection")
+    return chunk
 
 
 # A server (or this generator) that falls behind makes requests pile up: past this many connections

@@ -26,11 +26,15 @@ def test_interleaved_bench_runs_every_shipyard_row_and_reports_the_servers_own_l
                              "--out", str(out)], capture_output=True, text=True, timeout=1100, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = out.read_text()
-    rows = {m[1]: m for m in re.finditer(r"^\| ([^|]+?) \| (\d+) \| [^|]+ \| [^|]+ \| [^|]+ \| (\d+) \|$", report,
-                                         re.MULTILINE)}
+    # name | req/s at 8 | ratio | p50 / p99 by wrk | p50 / p99 by the blocking socket | errors
+    latency = r"\d+\.\d\d / (\d+\.\d\d) ms \(\S+\)"
+    rows = {m[1]: m for m in re.finditer(rf"^\| ([^|]+?) \| (\d+) \| [^|]+ \| {latency} \| {latency} \| (\d+) \|$",
+                                         report, re.MULTILINE)}
     assert set(rows) == {"Shipyard fast path", "Shipyard fast path, 2 workers", "Shipyard via KServe's route",
                          "KServe no-op, logging off"}, report
-    assert all(int(row[2]) > 0 and row[3] == "0" for row in rows.values()), report  # answered, no errors
+    # Answered, with a p99 from both clients at one connection, and without errors.
+    assert all(int(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 0 and row[5] == "0"
+               for row in rows.values()), report
     # The server's own durations: one row per Shipyard server, a share of its requests within 1 ms.
     own = re.findall(r"^\| (Shipyard[^|]*) \| (\d+\.\d\d)% \(", report, re.MULTILINE)
     assert {name for name, _ in own} == {"Shipyard fast path", "Shipyard fast path, 2 workers",
