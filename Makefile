@@ -53,9 +53,9 @@ compile: $(STAMP)
 redis-server-binary:
 	@command -v redis-server >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends redis-server; }
 
-# The serving benchmark's load generator (Debian package wrk).
+# The serving benchmark's load generators (Debian packages wrk and hey).
 bench-tools:
-	@command -v wrk >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends wrk; }
+	@command -v wrk >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends wrk hey; }
 
 clean-state:
 	rm -rf .shipyard

@@ -124,6 +124,27 @@ def one_connection(url: str, bodies: list[bytes], seconds: float) -> Result:
     return Result(len(latencies), elapsed, 1000 * statistics.median(ordered), 1000 * p99, errors)
 
 
+def hey_one_connection(url: str, body: bytes, seconds: int) -> Result:
+    """A third client at one connection: hey (Debian package hey; Go's HTTP client, keep-alive), pinned
+    to the generator's CPU, sending one body for ``seconds``. hey reports latencies in 0.1 ms steps."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "body.json"
+        body_file.write_bytes(body)
+        out = subprocess.run(["taskset", "-c", LOADGEN_CPU, "hey", "-c", "1", "-z", f"{seconds}s", "-m", "POST",
+                              "-T", "application/json", "-D", str(body_file), url],
+                             capture_output=True, text=True, check=True).stdout
+
+    def seconds_at(percent: int) -> float:
+        return float(re.search(rf"{percent}% in (\S+) secs", out).group(1))
+    statuses = {int(code): int(count) for code, count in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
+    # Requests without an answer: "Error distribution:", then "  [count]\t<error>" per kind.
+    failed = out.split("Error distribution:", 1)[1] if "Error distribution:" in out else ""
+    errors = sum(count for code, count in statuses.items() if code != 200) + sum(
+        int(count) for count in re.findall(r"\[(\d+)\]", failed))
+    elapsed = float(re.search(r"Total:\s+(\S+) secs", out).group(1))
+    return Result(sum(statuses.values()), elapsed, 1000 * seconds_at(50), 1000 * seconds_at(99), errors)
+
+
 def read_answer(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes]:
     """One whole HTTP answer (its head) from ``conn``, and the bytes read past it."""
     while (end := pending.find(b"\r\n\r\n")) < 0:
