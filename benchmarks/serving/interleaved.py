@@ -138,8 +138,8 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
 
 
 # The clients at one connection (loadgen.py): wrk, hey, and a blocking socket of our own. Three, because
-# they disagree about the tail on these machines, and wrk most (its p99 against a server that answers a
-# constant: 0.2-0.8 ms, against 0.13 ms by the socket).
+# they disagree about the tail on these machines, wrk with the other two (the bare ASGI row shows each
+# client's own floor).
 CLIENTS = ("wrk", "hey", "socket")
 
 

@@ -88,9 +88,9 @@ def one_connection(url: str, bodies: list[bytes], seconds: float) -> Result:
     at one connection, beside wrk.
 
     Why a second one: on these machines wrk's own tail at one connection is of the order of the 1 ms it
-    is meant to check: its p99 against a bare ASGI app that answers a constant ranged 0.17-0.83 ms over
-    the rounds of two runs (up to 1.41 ms in an earlier one), against 0.11-0.14 ms measured by this
-    client in the same rounds (results-interleaved.md). This
+    is meant to check: its p99 against a bare ASGI app that answers a constant ranged from 0.17 to
+    4.27 ms over the rounds of three runs, against 0.11-0.16 ms by this client in the same rounds and
+    0.20 ms by hey in the one run it took part in (results-interleaved.md). This
     client does nothing between a request and its answer but block in ``recv``, and runs without
     cyclic garbage collection, so its p99 is the server's and the machine's. Each latency runs from
     just before the request is written to the last byte of the answer."""
