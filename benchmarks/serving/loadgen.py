@@ -84,16 +84,16 @@ def closed_loop(url: str, bodies: list[bytes], connections: int, seconds: int) -
 
 
 def one_connection(url: str, bodies: list[bytes], seconds: float) -> Result:
-    """One keep-alive connection, one request at a time, from a plain blocking socket: the second client
-    at one connection, beside wrk.
+    """One keep-alive connection, one request at a time, from a plain blocking socket: a client at one
+    connection beside wrk and hey.
 
-    Why a second one: on these machines wrk's own tail at one connection is of the order of the 1 ms it
-    is meant to check: its p99 against a bare ASGI app that answers a constant ranged from 0.17 to
-    4.27 ms over the rounds of three runs, against 0.11-0.16 ms by this client in the same rounds and
-    0.20 ms by hey in the one run it took part in (results-interleaved.md). This
-    client does nothing between a request and its answer but block in ``recv``, and runs without
-    cyclic garbage collection, so its p99 is the server's and the machine's. Each latency runs from
-    just before the request is written to the last byte of the answer."""
+    Why: on these machines wrk's own tail at one connection is of the order of the 1 ms it is meant to
+    check. Its p99 against a bare ASGI app that answers a constant ranged from 0.17 to 4.27 ms over the
+    rounds of three runs, against 0.11-0.16 ms by this client in the same rounds and 0.20 ms by hey in
+    the one run it took part in (results-interleaved.md). This client does nothing between a request
+    and its answer but block in ``recv``, and runs without cyclic garbage collection, so its p99 is the
+    server's and the machine's. Each latency runs from just before the request is written to the last
+    byte of the answer."""
     target = urlparse(url)
     head = (b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: "
             % (target.path.encode(), target.netloc.encode()))
