@@ -143,7 +143,7 @@ def start_all(settings, work: Path, rows: list[dict], columns: list[str], skops_
 CLIENTS = ("wrk", "hey", "socket")
 
 
-def one_connection(client: str, server: Running, seconds: int) -> loadgen.Result:
+def measure_at_one_connection(client: str, server: Running, seconds: int) -> loadgen.Result:
     if client == "wrk":
         return loadgen.closed_loop(server.url, server.bodies, 1, seconds)
     if client == "hey":
@@ -169,7 +169,7 @@ def measure_rounds(running: list[Running], rounds: int, seconds: int) -> dict[st
             # may meet what the settle pause did not absorb.
             at_one = {}
             for client in rotated(CLIENTS, round_number):
-                at_one[client] = one_connection(client, server, seconds)
+                at_one[client] = measure_at_one_connection(client, server, seconds)
             inside = server_latency.scrape(server.base_url) - before if before is not None else None
             results[server.name].append({
                 "rps8": eight.rps, **{f"p50_1_{c}": r.p50_ms for c, r in at_one.items()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import re
@@ -11,6 +12,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -100,12 +102,10 @@ def one_connection(url: str, bodies: list[bytes], seconds: float) -> Result:
     requests = [head + b"%d\r\n\r\n%s" % (len(body), body) for body in bodies]
     affinity = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {int(LOADGEN_CPU)})
-    gc.collect()
-    gc.disable()
     latencies: list[float] = []
     errors = 0
     try:
-        with socket.create_connection((target.hostname, target.port), timeout=10) as conn:
+        with without_cyclic_gc(), socket.create_connection((target.hostname, target.port), timeout=10) as conn:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             pending = b""
             start = time.perf_counter()
@@ -117,11 +117,8 @@ def one_connection(url: str, bodies: list[bytes], seconds: float) -> Result:
                 errors += not answer.startswith(b"HTTP/1.1 200")
             elapsed = time.perf_counter() - start
     finally:
-        gc.enable()
         os.sched_setaffinity(0, affinity)
-    ordered = sorted(latencies) or [float("nan")]
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return Result(len(latencies), elapsed, 1000 * statistics.median(ordered), 1000 * p99, errors)
+    return summary(latencies, elapsed, errors)
 
 
 def hey_one_connection(url: str, body: bytes, seconds: int) -> Result:
@@ -209,20 +206,31 @@ async def _open_loop(url: str, bodies: list[bytes], rate: float, seconds: float)
     elapsed = time.perf_counter() - start
     for _, writer in idle:
         writer.close()
-    ordered = sorted(latencies) or [float("nan")]
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return Result(len(latencies), elapsed, 1000 * statistics.median(ordered), 1000 * p99, errors)
+    return summary(latencies, elapsed, errors)
 
 
 def open_loop(url: str, bodies: list[bytes], rate: float, seconds: float) -> Result:
     os.sched_setaffinity(0, {int(LOADGEN_CPU)})  # this process is the load generator from here on
-    # No cyclic garbage collection while measuring (as timeit does): the process that calls this has
-    # trained a model and imported Feast and MLflow, and a full collection of that heap stopped the
-    # generator for about 250 ms, which it then reported as the server's p99 (230-490 ms at 3,000
-    # req/s, against 3-5 ms with collection off).
+    with without_cyclic_gc():
+        return asyncio.run(_open_loop(url, bodies, rate, seconds))
+
+
+@contextlib.contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection while measuring (as timeit does): the process that measures has
+    trained a model and imported Feast and MLflow, and a full collection of that heap stopped the
+    generator for about 250 ms, which it then reported as the server's p99 (230-490 ms at 3,000 req/s
+    in the open loop, against 3-5 ms with collection off)."""
     gc.collect()
     gc.disable()
     try:
-        return asyncio.run(_open_loop(url, bodies, rate, seconds))
+        yield
     finally:
         gc.enable()
+
+
+def summary(latencies: list[float], elapsed: float, errors: int) -> Result:
+    """A Python client's latencies (seconds) as a ``Result``: median and p99 in ms."""
+    ordered = sorted(latencies) or [float("nan")]
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return Result(len(latencies), elapsed, 1000 * statistics.median(ordered), 1000 * p99, errors)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_interleaved_bench_runs_every_shipyard_row_and_reports_the_servers_own_latency(tmp_path):
-    for tool in ("wrk", "redis-server", "taskset"):
+    for tool in ("wrk", "hey", "redis-server", "taskset"):
         if shutil.which(tool) is None:
             fail_in_ci_else_skip(f"{tool} is not installed (make bench-tools)")
     out = tmp_path / "results.md"
