@@ -155,7 +155,13 @@ def _tensor_rows(tensor: dict, spec: RequestField) -> list:
             (len(shape) == 2 and shape[1] != 1)):
         raise InvalidInput(f"{where}: shape must be [n] or [n, 1], got {shape!r}")
     if not isinstance(data, list):
-        raise InvalidInput(f"{where}: data must be a flat list")
+        raise InvalidInput(f"{where}: data must be a list")
+    if len(shape) == 2 and data and all(isinstance(row, list) for row in data):
+        # The spec's "natural" multi-dimensional form of an [n, 1] tensor: one one-element list per row.
+        if any(len(row) != 1 for row in data):
+            raise InvalidInput(f"{where}: shape {shape} says one value per row, but a row of data has "
+                               f"{next(len(row) for row in data if len(row) != 1)} (ragged)")
+        data = [row[0] for row in data]
     if len(data) != shape[0]:
         raise InvalidInput(f"{where}: shape {shape} says {shape[0]} values but data has {len(data)} (ragged)")
     return [check_value(spec, value, f"{where}[{i}]") for i, value in enumerate(data)]
@@ -212,9 +218,7 @@ def infer_request_payload(request: Any) -> dict:
                 data = tensor.as_numpy()
             except (ValueError, TypeError) as exc:
                 raise InvalidInput(f"{where}: binary data does not match datatype and shape ({exc})") from None
-        data = data.reshape(-1).tolist() if hasattr(data, "reshape") else data
-        if isinstance(data, list) and data and isinstance(data[0], list):  # a [n, 1] tensor as nested JSON
-            data = [item for row in data for item in (row if isinstance(row, list) else [row])]
+        data = data.reshape(-1).tolist() if hasattr(data, "reshape") else data  # JSON data stays as sent
         inputs.append({"name": tensor.name, "shape": list(tensor.shape), "datatype": tensor.datatype,
                        "data": [_plain(v, where) for v in data] if isinstance(data, list) else data})
     return {"id": request.id or None, "inputs": inputs}

@@ -107,6 +107,16 @@ def test_http_infer_built_from_metadata_matches_v1(server, binary):
         assert result.get_response()["id"] == f"oip-{binary}"
 
 
+def test_json_data_nested_by_shape_matches_flat(server):
+    """The spec's "natural" form: an [n, 1] tensor's data as n one-element rows, answered like the flat form."""
+    client = httpclient.InferenceServerClient(server.http_host)
+    inputs = [{"name": spec["name"], "datatype": spec["datatype"], "shape": [len(ROWS), 1],
+               "data": [[row[spec["name"]]] for row in ROWS]} for spec in client.get_model_metadata("fraud")["inputs"]]
+    response = httpx.post(f"{server.url}/v2/models/fraud/infer", json={"inputs": inputs}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["outputs"][0]["data"] == pytest.approx(v1_scores(server), abs=1e-12)
+
+
 def test_grpc_readiness_metadata_and_infer_match_http(server):
     session = grpc_session(server, ROWS)
     assert session["live"] and session["ready"] and session["model_ready"]

@@ -43,6 +43,15 @@ def test_v2_tensors_become_the_same_columns_as_v1():
     assert (batch.size, batch.request_id) == (2, "r-1")
 
 
+def test_v2_data_in_the_natural_nested_form_is_the_flat_form():
+    """The spec lets tensor data come multi-dimensional or flattened: an [n, 1] tensor as n one-element rows."""
+    rows = [GOOD, {**GOOD, "customer_id": 18, "amount": 3}]
+    nested = v2(rows)
+    for tensor in nested["inputs"]:
+        tensor.update(shape=[2, 1], data=[[value] for value in tensor["data"]])
+    assert parse_v2(nested, USE_CASE).columns == parse_v2(v2(rows), USE_CASE).columns
+
+
 @pytest.mark.parametrize("payload, message", [
     (b"[1, 2", "not valid JSON"),
     ({"instances": [GOOD]}, '"inputs" list'),
@@ -55,7 +64,9 @@ def test_v2_tensors_become_the_same_columns_as_v1():
     (v2([GOOD], amount={"shape": "1"}), "shape must be"),
     (v2([GOOD], amount={"shape": [3]}), r"says 3 values but data has 1 \(ragged\)"),
     (v2([GOOD], amount={"data": [[1.0]]}), "must be a number"),
-    (v2([GOOD], amount={"data": 1.0}), "data must be a flat list"),
+    (v2([GOOD], amount={"data": 1.0}), "data must be a list"),
+    (v2([GOOD], amount={"shape": [1, 1], "data": [[1.0, 2.0]]}), r"one value per row, but a row of data has 2"),
+    (v2([GOOD, GOOD], amount={"shape": [2, 1], "data": [[1.0], 2.0]}), r"input 'amount'\[0\]: .* must be a number"),
     (v2([GOOD], amount={"data": [math.nan]}), "must be finite"),
     (v2([GOOD], hour={"data": [24]}), r"input 'hour'\[0\]: field 'hour' must be <= 23"),
     (v2([GOOD, GOOD], hour={"shape": [1], "data": [1]}), r"different lengths \(ragged\)"),
