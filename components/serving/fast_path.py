@@ -36,7 +36,7 @@ import time
 from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.metrics import multiprocess_exposition
 from components.serving.requests import MAX_BODY_BYTES, new_request_id
-from components.serving.scoring import Answer, error_answer, error_of, internal_error, request_id_in
+from components.serving.scoring import Answer, error_answer, error_of, internal_error, request_id_in, version_not_served
 
 logger = logging.getLogger(__name__)
 ROUTE_HEADER = (b"x-shipyard-route", b"fast")  # which path answered: tests pin that the fast path serves
@@ -136,9 +136,9 @@ class FastPath:
         if path.startswith("/v2/models/") and "/versions/" in path:
             matched = self.versioned.match(path)
             if matched is None or matched.group(1) != self._served_version():
-                await self._answer(send, error_answer(404, f"model {self.predictor.name!r} version "
-                                                           f"{matched.group(1) if matched else '?'!s} is not served "
-                                                           f"here; it serves version {self._served_version()}"))
+                asked = matched.group(1) if matched else "?"
+                await self._answer(send, error_answer(404, version_not_served(self.predictor.name, asked,
+                                                                              self._served_version())))
                 return
             path = f"/v2/models/{self.predictor.name}{matched.group(2) or ''}"
             scope = {**scope, "path": path, "raw_path": path.encode()}

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import kserve
 import numpy as np
+from grpc_interceptor.exceptions import GrpcException, Internal, NotFound
 from kserve.errors import InferenceError, InvalidInput, ServerNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
@@ -34,7 +35,7 @@ from components.serving.model_runtime import ModelInputs, fastest_scorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
 from components.serving.requests import check_request_id, infer_request_payload, new_request_id, parse_v1, parse_v2
-from components.serving.scoring import Scorable, Scoring
+from components.serving.scoring import Scorable, Scoring, version_not_served
 from shipyard import registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
@@ -123,6 +124,9 @@ class ShipyardPredictor(kserve.Model):
             if not self.ready or self.scoring is None:
                 code = 503
                 raise ServerNotReady(f"model {self.name!r} is not loaded")
+            if from_grpc and payload.model_version not in (None, "", self.scoring.version_text):
+                code = 404  # HTTP's versioned routes answer 404 (fast_path.py); KServe's gRPC ignores versions
+                raise NotFound(version_not_served(self.name, payload.model_version, self.scoring.version_text))
             request_id = check_request_id((headers or {}).get("x-request-id"), "header x-request-id")
             body = infer_request_payload(payload) if protocol == "v2" else payload
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
@@ -138,11 +142,16 @@ class ShipyardPredictor(kserve.Model):
         except ServerNotReady as exc:
             error = str(exc)
             raise
+        except GrpcException as exc:
+            error = exc.details
+            raise
         except Exception:
             request_id = request_id or new_request_id()
             logger.exception("internal error in %s scoring (request id %s)", protocol, request_id)
             error = (f"internal error in {protocol} scoring; the server log has the details under request id "
                      f"{request_id}")
+            if from_grpc:  # KServe's gRPC interceptor maps InferenceError to INVALID_ARGUMENT, a client's fault
+                raise Internal(error) from None
             raise InferenceError(error) from None
         finally:
             # REST answers are counted and their failures logged by the middleware (fast_path.py).

@@ -69,6 +69,11 @@ def error_answer(status: int, message: str, request_id: str | None = None) -> An
     return Answer(status, orjson.dumps(payload))
 
 
+def version_not_served(model: str, asked: str, served: str) -> str:
+    """The 404 (HTTP) / NOT_FOUND (gRPC) message for a request naming a version this server does not serve."""
+    return f"model {model!r} version {asked} is not served here; it serves version {served}"
+
+
 def internal_error(request_id: str, where: str) -> Answer:
     """The 500 for an exception nobody expected: traceback to the server log, request id to the client."""
     logger.exception("internal error in %s (request id %s)", where, request_id)

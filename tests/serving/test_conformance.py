@@ -62,9 +62,10 @@ def inputs_from_metadata(metadata_inputs: list[dict], binary: bool) -> list:
     return tensors
 
 
-def grpc_session(server: Server, rows: list[dict]) -> dict:
+def grpc_session(server: Server, rows: list[dict], version: str = "") -> dict:
     """Readiness, metadata and an infer built from the metadata, by tritonclient's gRPC client."""
-    done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", server.grpc_url, json.dumps(rows)],
+    done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", server.grpc_url, json.dumps(rows),
+                           version],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -128,6 +129,16 @@ def test_grpc_readiness_metadata_and_infer_match_http(server):
     metrics = httpx.get(f"{server.url}/metrics").text
     assert any(line.startswith("shipyard_requests_total{") and 'protocol="grpc"' in line and 'code="200"' in line
                and float(line.split()[-1]) >= 1 for line in metrics.splitlines())
+
+
+def test_grpc_infer_for_another_version_is_not_found_like_http(server):
+    """KServe's gRPC server ignores the version a request names; the predictor answers it as HTTP does."""
+    assert grpc_session(server, ROWS, version="1")["scores"] == pytest.approx(v1_scores(server), abs=1e-12)
+    session = grpc_session(server, ROWS, version="7")
+    assert session["status"] == "StatusCode.NOT_FOUND", session
+    assert "version 7 is not served here; it serves version 1" in session["error"]
+    http = httpx.post(f"{server.url}/v2/models/fraud/versions/7/infer", json={"inputs": []}, timeout=10)
+    assert http.status_code == 404 and "version 7 is not served here" in http.json()["error"]
 
 
 def test_grpc_bad_input_is_invalid_argument_naming_the_field(server):

@@ -1,5 +1,6 @@
 """An unexpected exception (here: the prediction log's disk is full) is a JSON 500 with the request id,
-counted in the request metrics and logged with its traceback, on the fast path and KServe's route.
+counted in the request metrics and logged with its traceback, on the fast path and KServe's route; over
+gRPC it is INTERNAL with the request id (KServe's interceptor would call an InferenceError INVALID_ARGUMENT).
 
 The predictor is the real one over the session's trained platform; only the log's disk is replaced,
 by one that fails, because a full disk cannot be made on demand.
@@ -13,7 +14,10 @@ import logging
 import httpx
 import orjson
 import pytest
+from grpc import StatusCode
+from grpc_interceptor.exceptions import GrpcException
 from kserve.errors import InferenceError
+from kserve.protocol.infer_type import InferInput, InferRequest
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
@@ -72,3 +76,15 @@ def test_kserve_route_raises_an_inference_error_naming_the_request_id(broken_pre
         asyncio.run(broken_predictor.predict(BODY, headers={"x-request-id": "disk-full-2"}))
     assert "disk-full-2" in str(failure.value.reason)
     assert any(r.exc_info is not None and "disk-full-2" in r.getMessage() for r in caplog.records)
+
+
+def test_grpc_internal_error_is_internal_with_the_request_id(broken_predictor, caplog):
+    inputs = [InferInput(name, [1], datatype, [BODY["instances"][0][name]]) for name, datatype in
+              (("customer_id", "INT64"), ("amount", "FP64"), ("merchant_category", "BYTES"), ("hour", "INT64"))]
+    request = InferRequest("fraud", inputs, request_id="disk-full-3", from_grpc=True)
+    before = count_500("grpc")
+    with caplog.at_level(logging.ERROR, logger="components.serving"), pytest.raises(GrpcException) as failure:
+        asyncio.run(broken_predictor.predict(request, headers={"x-request-id": "disk-full-3"}))
+    assert failure.value.status_code == StatusCode.INTERNAL and "disk-full-3" in failure.value.details
+    assert count_500("grpc") == before + 1
+    assert any(r.exc_info is not None and "disk-full-3" in r.getMessage() for r in caplog.records)
