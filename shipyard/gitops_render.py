@@ -132,7 +132,9 @@ def _drop_descriptions(node: Any) -> Any:
     return node
 
 
-def trim_crd(crd: dict[str, Any], drop: list[tuple[str, ...]], source: str) -> dict[str, Any]:
+def trim_crd(crd: dict[str, Any], drop: list[tuple[str, ...]], source: str,
+             upstream: str = "upstream listed in shared/reference/README.md",
+             regenerate: str = "python -m shipyard.gitops_render --crds DIR") -> dict[str, Any]:
     """The served version's openAPIV3Schema, without descriptions, status and `drop` subtrees."""
     version = next(v for v in crd["spec"]["versions"] if v.get("storage"))
     schema = _drop_descriptions(version["schema"]["openAPIV3Schema"])
@@ -145,10 +147,10 @@ def trim_crd(crd: dict[str, Any], drop: list[tuple[str, ...]], source: str) -> d
     names = crd["spec"]["names"]
     return {
         "$comment": (
-            f"Trimmed from {source} (upstream listed in shared/reference/README.md): "
+            f"Trimmed from {source} ({upstream}): "
             f"{crd['spec']['group']}/{version['name']} {names['kind']}; descriptions and status "
             f"removed; also removed: {['.'.join(p[1::2]) for p in drop] or 'nothing'}. "
-            "Regenerate with `python -m shipyard.gitops_render --crds DIR`."),
+            f"Regenerate with `{regenerate}`."),
         "x-shipyard-gvk": {"group": crd["spec"]["group"], "version": version["name"],
                            "kind": names["kind"]},
         **schema,
@@ -162,6 +164,25 @@ def render_schemas(crd_dir: Path) -> dict[Path, str]:
         trimmed = trim_crd(crd, drop, f"shared/reference/crds/{crd_file}")
         files[SCHEMAS_DIR / out_name] = json.dumps(trimmed, indent=1, sort_keys=True) + "\n"
     return files
+
+
+class _CrdLoader(yaml.SafeLoader):
+    """YAML 1.1 reads a bare `=` (AlertmanagerConfig's matchType enum) as the `value` tag: keep it a string."""
+
+
+_CrdLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+
+
+def render_upstream_schema(crd_file: Path, source: str) -> dict[Path, str]:
+    """One schema from a CRD that is not kept in shared/reference (e.g. AlertmanagerConfig), trimmed
+    like the others; `source` names the upstream repository, path and release in its `$comment`.
+    Not part of `--check`: regenerate by hand when moving to another release."""
+    crd = yaml.load(crd_file.read_text(), Loader=_CrdLoader)  # noqa: S506 - a SafeLoader
+    trimmed = trim_crd(crd, [], source, upstream="not kept in shared/reference",
+                       regenerate="python -m shipyard.gitops_render --upstream-crd FILE --upstream-source TEXT")
+    gvk = trimmed["x-shipyard-gvk"]
+    name = f"{gvk['group']}_{gvk['version']}_{gvk['kind'].lower()}.json"
+    return {SCHEMAS_DIR / name: json.dumps(trimmed, indent=1, sort_keys=True) + "\n"}
 
 
 def stale_files(root: Path, files: dict[Path, str]) -> list[Path]:
@@ -202,7 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crds", type=Path, default=None,
                         help="also trim CRD schemas from this dir (e.g. ../shared/reference/crds)")
     parser.add_argument("--check", action="store_true", help="fail if committed files are stale")
+    parser.add_argument("--upstream-crd", type=Path, default=None,
+                        help="only write the schema of this CRD file (one not in shared/reference)")
+    parser.add_argument("--upstream-source", default=None,
+                        help="with --upstream-crd: repository, path and release it came from")
     args = parser.parse_args(argv)
+    if args.upstream_crd:
+        if not args.upstream_source:
+            parser.error("--upstream-crd needs --upstream-source")
+        write_files(args.root, render_upstream_schema(args.upstream_crd, args.upstream_source))
+        return 0
     files = render_monitoring(args.root)
     schemas = render_schemas(args.crds) if args.crds else {}
     use_case_files, gone, pin_problems = _use_case_state(args.root)

@@ -3,7 +3,8 @@
 For every use case (``shipyard.usecase.available_use_cases()``) this writes a Kustomize Component
 ``manifests/usecases/<name>/``: its predictor (InferenceService ``<name>``, ServiceAccount, headless
 metrics Service), its drift monitor (Deployment, Service, reports PVC), their ServiceMonitors and
-NetworkPolicies, and the replacements that copy the environment's pin into predictor and monitor.
+NetworkPolicies, the AlertmanagerConfig that routes its model's drift and quality alerts to its
+monitor, and the replacements that copy the environment's pin into predictor and monitor.
 ``manifests/usecases/kustomization.yaml`` lists them all; every overlay includes it.
 
 Each environment pins each use case's model in its own file, the one line promotion changes:
@@ -347,8 +348,8 @@ $monitor_env            - name: SHIPYARD_FEAST_REGISTRY_URI
               valueFrom: {secretKeyRef: {name: feast-registry, key: uri}}
             - name: SHIPYARD_MODEL_VERSION
               value: "0"  # replaced from the overlay's pin, like the predictor
-            # Bearer token of the retraining webhook; Alertmanager mounts the same Secret as its
-            # credentials_file (monitoring/alertmanager/alertmanager.yml). Missing Secret: no pod.
+            # Bearer token of the retraining webhook; this use case's AlertmanagerConfig
+            # (alerting.yaml) gives Alertmanager the same Secret. Missing Secret: no pod.
             - name: SHIPYARD_WEBHOOK_TOKEN
               valueFrom:
                 secretKeyRef:
@@ -482,6 +483,65 @@ spec:
         - {protocol: TCP, port: 5432}
 """)
 
+# One AlertmanagerConfig per use case, so the cluster's Alertmanager sends each model's drift and
+# quality alerts to the monitor that serves (and retrains) it; the timings are the local stack's
+# (monitoring/alertmanager/alertmanager.yml). The URL's namespace is a kustomize var, see component().
+ALERTING = Template("""\
+# Routes the $model model's drift and quality alerts to the $name drift monitor's webhook (a monitor
+# refuses other models' alerts as wrong_model). The Prometheus Operator merges this into the cluster
+# Alertmanager's config with a namespace="<this namespace>" matcher added (default matcher strategy
+# OnNamespace). Series scraped through a ServiceMonitor carry their target's namespace, and alert
+# rules that keep the series' labels pass it on, so each environment's alerts reach that
+# environment's monitor; a rule that matches `on (...)` must name namespace among its labels
+# (monitoring/prometheus/rules.yaml), or its alerts lose the label and miss this route.
+# Alertmanager runs in the monitoring namespace, where the short name $name-drift-monitor does not
+# resolve and the operator fills nothing in, so the URL is fully qualified; the overlay sets the
+# namespace after this Component is built, so the kustomize var $$($var) (resolved
+# last, from this monitor's Service) puts the deployed namespace into it.
+apiVersion: monitoring.coreos.com/v1alpha1
+kind: AlertmanagerConfig
+metadata:
+  name: $name-drift-monitor
+  labels:
+    app.kubernetes.io/name: $name-drift-monitor
+    app.kubernetes.io/part-of: shipyard
+    shipyard.io/use-case: $use_case
+  annotations:
+    argocd.argoproj.io/sync-wave: "3"  # after the Prometheus Operator's CRDs, like the ServiceMonitors
+spec:
+  route:
+    receiver: $name-drift-monitor
+    matchers:
+      # No matchType is "=" (the operator's default): kustomize prints an explicit "=" as a bare
+      # `=`, which YAML 1.1 readers (PyYAML, so the schema validation and tests) cannot load.
+      - {name: model, value: $model}
+      - {name: category, matchType: "=~", value: drift|quality}
+    groupBy: [alertname, model]
+    # Short waits so drift onset reaches the monitor quickly; the long repeat keeps a drift that
+    # lasts for hours from re-triggering retraining every few hours.
+    groupWait: 10s
+    groupInterval: 1m
+    repeatInterval: 12h
+  receivers:
+    - name: $name-drift-monitor
+      webhookConfigs:
+        - url: http://$name-drift-monitor.$$($var).svc:9108/hooks/alertmanager
+          # The Secret the monitor reads as SHIPYARD_WEBHOOK_TOKEN, in this (the monitor's) namespace.
+          httpConfig:
+            authorization:
+              type: Bearer
+              credentials: {name: shipyard-webhook-token, key: token}
+          sendResolved: true
+          maxAlerts: 0  # 0 = send every alert of the group
+""")
+
+# The kustomize var the AlertmanagerConfig's URL uses may only be substituted in the fields listed here.
+VAR_REFERENCES = """\
+varReference:
+  - kind: AlertmanagerConfig
+    path: spec/receivers/webhookConfigs/url
+"""
+
 PIN = Template("""\
 # The $model model version $env serves. Promotion and rollback rewrite only the SHIPYARD_MODEL_VERSION
 # line (`shipyard promote --env $env --model $model --version N`). Not deployed itself (local-config):
@@ -504,13 +564,27 @@ def k8s_name(use_case: UseCase) -> str:
     return use_case.name.replace("_", "-")
 
 
+def namespace_var(use_case: UseCase) -> str:
+    """The kustomize var holding the namespace the use case's drift monitor is deployed to."""
+    return re.sub(r"[^A-Z0-9]", "_", k8s_name(use_case).upper()) + "_DRIFT_MONITOR_NAMESPACE"
+
+
 def component(use_case: UseCase) -> dict:
-    """The use case's Component: its objects, and the pin copied into predictor and monitor."""
+    """The use case's Component: its objects, the pin copied into predictor and monitor, and the
+    monitor's namespace for the Alertmanager webhook URL.
+
+    The namespace comes from the overlay, whose `namespace:` runs after its Components, so a
+    replacement here would still see none; a var is resolved after every transformer (kustomize
+    marks vars deprecated but still resolves them; the overlay tests assert the resolved URL)."""
     name = k8s_name(use_case)
     return {
         "apiVersion": "kustomize.config.k8s.io/v1alpha1",
         "kind": "Component",
-        "resources": ["predictor.yaml", "drift-monitor.yaml"],
+        "resources": ["predictor.yaml", "drift-monitor.yaml", "alerting.yaml"],
+        "configurations": ["var-references.yaml"],
+        "vars": [{"name": namespace_var(use_case),
+                  "objref": {"apiVersion": "v1", "kind": "Service", "name": f"{name}-drift-monitor"},
+                  "fieldref": {"fieldpath": "metadata.namespace"}}],
         "replacements": [{
             "source": {"kind": "ConfigMap", "name": f"model-pin-{name}", "fieldPath": "data.SHIPYARD_MODEL_VERSION"},
             "targets": [
@@ -534,12 +608,14 @@ def render_use_case(use_case: UseCase) -> dict[Path, str]:
     values = {"name": k8s_name(use_case), "use_case": use_case.name, "model": use_case.model_name,
               "pin": f"overlays/<env>/{pin_file_name(use_case.model_name)} or model-version.yaml",
               "predictor_env": _env_from_settings(_PREDICTOR_SETTINGS, 10),
-              "monitor_env": _env_from_settings(_MONITOR_SETTINGS, 12)}
+              "monitor_env": _env_from_settings(_MONITOR_SETTINGS, 12), "var": namespace_var(use_case)}
     head = HEADER.format(name=use_case.name)
     folder = USECASES_DIR / use_case.name
     files = {folder / "kustomization.yaml": head + _dump(component(use_case)),
              folder / "predictor.yaml": head + PREDICTOR.substitute(values),
-             folder / "drift-monitor.yaml": head + MONITOR.substitute(values)}
+             folder / "drift-monitor.yaml": head + MONITOR.substitute(values),
+             folder / "alerting.yaml": head + ALERTING.substitute(values),
+             folder / "var-references.yaml": head + VAR_REFERENCES}
     for text in files.values():
         list(yaml.safe_load_all(text))  # a template that does not parse fails here, not in kustomize
     return files

@@ -255,8 +255,9 @@ def test_generated_manifests_name_the_use_case_and_its_model(use_case):
 
     files = gitops_usecases.render_use_case(use_case)
     docs = [d for text in files.values() for d in yaml.safe_load_all(text) if d]
-    [isvc] = [d for d in docs if d["kind"] == "InferenceService"]
-    [monitor] = [d for d in docs if d["kind"] == "Deployment"]
+    # .get: the Component's kustomize configuration (var-references.yaml) is not an object.
+    [isvc] = [d for d in docs if d.get("kind") == "InferenceService"]
+    [monitor] = [d for d in docs if d.get("kind") == "Deployment"]
     assert isvc["metadata"]["name"] == use_case.name
     predictor = isvc["spec"]["predictor"]["containers"][0]
     assert predictor["readinessProbe"]["httpGet"]["path"] == f"/v2/models/{use_case.model_name}/ready"
