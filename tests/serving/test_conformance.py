@@ -1,4 +1,5 @@
-"""The reference Open Inference Protocol client (tritonclient) against a real `shipyard serve`.
+"""The reference Open Inference Protocol client (tritonclient), and KServe's own clients, against a real
+`shipyard serve`.
 
 Every test runs twice: with the fast path in front of KServe, and with it off (KServe's own data
 plane answers everything). Requests are built from the model metadata the server publishes, as an
@@ -7,6 +8,7 @@ OIP client that knows nothing about fraud would build them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -17,6 +19,9 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
+from kserve import InferenceGRPCClient, InferenceRESTClient
+from kserve.inference_client import RESTConfig
+from kserve.protocol.infer_type import InferInput, InferRequest
 
 from shipyard_cli.processes import free_port
 from tests.serving.conftest import start_serve
@@ -116,6 +121,47 @@ def test_json_data_nested_by_shape_matches_flat(server):
     response = httpx.post(f"{server.url}/v2/models/fraud/infer", json={"inputs": inputs}, timeout=10)
     assert response.status_code == 200, response.text
     assert response.json()["outputs"][0]["data"] == pytest.approx(v1_scores(server), abs=1e-12)
+
+
+def kserve_inputs(binary: bool) -> list[InferInput]:
+    tensors = []
+    for name, datatype in (("customer_id", "INT64"), ("amount", "FP64"), ("merchant_category", "BYTES"),
+                           ("hour", "INT64")):
+        tensor = InferInput(name, [len(ROWS)], datatype)
+        tensor.set_data_from_numpy(np.array([row[name] for row in ROWS], dtype=NUMPY[datatype]), binary_data=binary)
+        tensors.append(tensor)
+    return tensors
+
+
+def test_kserves_own_clients_rest_v1_v2_and_grpc(server):
+    """KServe's Python clients (InferenceRESTClient v1 and v2, JSON and binary; InferenceGRPCClient)."""
+    async def session() -> dict:
+        v1, v2 = InferenceRESTClient(RESTConfig(protocol="v1")), InferenceRESTClient(RESTConfig(protocol="v2"))
+        grpc = InferenceGRPCClient(server.grpc_url)
+        try:
+            answers = {"live": await v2.is_server_live(server.url), "ready": await v2.is_server_ready(server.url),
+                       "model ready": await v1.is_model_ready(server.url, "fraud"),
+                       "v1": (await v1.infer(server.url, {"instances": ROWS}, model_name="fraud"))["predictions"]}
+            for binary in (False, True):
+                request = InferRequest("fraud", kserve_inputs(binary), request_id="kserve-client")
+                result = await v2.infer(server.url, request, model_name="fraud")
+                answers[f"v2 binary={binary}"] = (result.id, result.outputs[0].as_numpy().tolist())
+            result = await grpc.infer(InferRequest("fraud", kserve_inputs(False), request_id="kserve-grpc"))
+            answers["grpc"] = (result.id, result.outputs[0].as_numpy().tolist())
+            return answers
+        finally:
+            await v1.close()
+            await v2.close()
+            await grpc.close()
+
+    answers = asyncio.run(session())
+    scores = v1_scores(server)
+    assert answers["live"] and answers["ready"] and answers["model ready"]
+    assert answers["v1"] == pytest.approx(scores, abs=1e-12)
+    for binary in (False, True):
+        assert answers[f"v2 binary={binary}"][0] == "kserve-client"
+        assert answers[f"v2 binary={binary}"][1] == pytest.approx(scores, abs=1e-12)
+    assert answers["grpc"][0] == "kserve-grpc" and answers["grpc"][1] == pytest.approx(scores, abs=1e-12)
 
 
 def test_grpc_readiness_metadata_and_infer_match_http(server):
