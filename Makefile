@@ -37,8 +37,9 @@ test: $(STAMP) tools-venv prometheus-tools redis-server-binary spark-venv
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The whole-loop runs (demo loop, production shape, alert loop, retraining to a Git commit, live
-# canary, a short run of the serving benchmark): several pipeline runs and servers each, tens of minutes together.
-test-slow: $(STAMP) tools-venv prometheus-tools redis-server-binary bench-tools
+# canary, a short run of the serving benchmark) and the pipeline, Spark and chunked-build tests of half a minute
+# or more: several pipeline runs and servers each, tens of minutes together.
+test-slow: $(STAMP) tools-venv prometheus-tools redis-server-binary spark-venv bench-tools
 	$(BIN)/python -m pytest -q -m slow
 
 test-fast: $(STAMP)

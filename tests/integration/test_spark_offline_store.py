@@ -113,6 +113,7 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.integration
 @pytest.mark.timeout(900)
+@pytest.mark.slow  # starts a Spark session: `make test-slow`
 def test_spark_and_duckdb_offline_stores_build_the_same_training_set(tmp_path):
     from tests.conftest import fail_in_ci_else_skip  # here: this file also runs as a script in .venv-spark
 

@@ -63,6 +63,7 @@ def shipyard(args: list[str], env: dict[str, str]) -> str:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # half a minute of CLI runs: `make test-slow`
 def test_cli_output_in_the_prod_profile_never_shows_the_password(prod_env, postgres_database,  # noqa: F811
                                                                    tmp_path):
     from shipyard_cli.processes import start_mlflow_server

@@ -14,7 +14,7 @@ from shipyard.settings import Settings
 from tests.conftest import home_environment
 from tests.platform_setup import prepare_platform
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a whole pipeline run: `make test-slow`
 
 INPUTS = ["distance_km", "basket_items", "hour", "orders_7d", "avg_prep_minutes_7d", "orders_last_hour"]
 KINDS = {"double": "float", "long": "int", "string": "category"}

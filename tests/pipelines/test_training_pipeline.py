@@ -46,6 +46,7 @@ def test_pipeline_registers_a_champion_with_lineage(use_trained_home):
     assert reference[columns].notna().all().all()
 
 
+@pytest.mark.slow  # two pipeline runs: `make test-slow`
 def test_retraining_worse_than_the_champion_is_rejected_once_per_key(use_trained_home):
     settings = use_trained_home
     client = registry.client(settings)

@@ -9,7 +9,7 @@ from shipyard import data, registry
 from tests.platform_setup import prepare_platform
 from usecases.fraud.data import START
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a whole pipeline run: `make test-slow`
 
 
 def corrupt(settings) -> None:

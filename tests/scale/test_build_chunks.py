@@ -7,7 +7,8 @@ from components.build_training_set import build_training_set
 from shipyard import data, features
 from usecases.fraud import USE_CASE
 
-pytestmark = pytest.mark.integration  # real Feast (DuckDB offline store) over the offline store
+# Real Feast (DuckDB offline store) over the offline store; half a minute: `make test-slow`.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WINDOWS = dict(as_of="", training_days=28, evaluation_days=3, label_delay_days=14, reference_fraction=0.2)
 
