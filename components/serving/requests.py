@@ -158,9 +158,10 @@ def _tensor_rows(tensor: dict, spec: RequestField) -> list:
         raise InvalidInput(f"{where}: data must be a list")
     if len(shape) == 2 and data and all(isinstance(row, list) for row in data):
         # The spec's "natural" multi-dimensional form of an [n, 1] tensor: one one-element list per row.
-        if any(len(row) != 1 for row in data):
+        wider = next((row for row in data if len(row) != 1), None)
+        if wider is not None:
             raise InvalidInput(f"{where}: shape {shape} says one value per row, but a row of data has "
-                               f"{next(len(row) for row in data if len(row) != 1)} (ragged)")
+                               f"{len(wider)} (ragged)")
         data = [row[0] for row in data]
     if len(data) != shape[0]:
         raise InvalidInput(f"{where}: shape {shape} says {shape[0]} values but data has {len(data)} (ragged)")

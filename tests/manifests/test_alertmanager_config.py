@@ -7,7 +7,6 @@ namespace/name/) are checked with `amtool config routes test`."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import yaml
 from monitoring.http_app import WEBHOOK_PATH
 from shipyard import gitops
 from shipyard.usecase import available_use_cases, load_use_case
-from tests.conftest import fail_in_ci_else_skip
+from tests.monitoring_rules.conftest import amtool  # noqa: F401  (a fixture: amtool's path)
 
 pytestmark = pytest.mark.unit
 
@@ -132,22 +131,14 @@ def cluster_alertmanager(rendered_docs, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def amtool() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        fail_in_ci_else_skip("amtool not found (make prometheus-tools)")
-    return path
-
-
-def _receivers_for(amtool: str, config: Path, labels: dict[str, str]) -> str:
+def _receivers_for(amtool: str, config: Path, labels: dict[str, str]) -> str:  # noqa: F811
     done = subprocess.run([amtool, "config", "routes", "test", f"--config.file={config}",
                            *(f"{k}={v}" for k, v in labels.items())], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout.strip()
 
 
-def test_operator_rendered_config_is_valid(amtool, cluster_alertmanager):
+def test_operator_rendered_config_is_valid(amtool, cluster_alertmanager):  # noqa: F811
     done = subprocess.run([amtool, "check-config", str(cluster_alertmanager)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -155,7 +146,7 @@ def test_operator_rendered_config_is_valid(amtool, cluster_alertmanager):
 @pytest.mark.parametrize("env", OVERLAYS)
 @pytest.mark.parametrize("use_case", USE_CASES, ids=lambda u: u.name)
 def test_each_models_alerts_reach_its_own_monitor_in_its_own_environment(
-        amtool, cluster_alertmanager, rendered_docs, env, use_case):
+        amtool, cluster_alertmanager, rendered_docs, env, use_case):  # noqa: F811
     namespace = _one(rendered_docs[env], "Service", f"{use_case.name}-drift-monitor")["metadata"]["namespace"]
     receiver = f"{namespace}/{use_case.name}-drift-monitor/{use_case.name}-drift-monitor"
     alerts = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
