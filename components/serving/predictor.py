@@ -34,7 +34,14 @@ from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import ModelInputs, fastest_scorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
-from components.serving.requests import check_request_id, infer_request_payload, new_request_id, parse_v1, parse_v2
+from components.serving.requests import (
+    check_request_id,
+    check_requested_outputs,
+    infer_request_payload,
+    new_request_id,
+    parse_v1,
+    parse_v2,
+)
 from components.serving.scoring import Scorable, Scoring, version_not_served
 from shipyard import registry
 from shipyard.settings import Settings
@@ -130,6 +137,8 @@ class ShipyardPredictor(kserve.Model):
             request_id = check_request_id((headers or {}).get("x-request-id"), "header x-request-id")
             body = infer_request_payload(payload) if protocol == "v2" else payload
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
+            if protocol == "v2":
+                check_requested_outputs([output.name for output in payload.request_outputs or []], self.use_case)
             request_id = request_id or batch.request_id or new_request_id()
             scores = await self.scoring.coalescer.score(Scorable("grpc" if from_grpc else protocol, batch, request_id))
             code = 200

@@ -198,6 +198,16 @@ def parse_v2(payload: Any, use_case: UseCase) -> Batch:
     return Batch(columns, sizes[fields[0].name], request_id)
 
 
+def check_requested_outputs(names: list[str], use_case: UseCase) -> None:
+    """A v2 request may name the outputs it wants; this model has one. KServe checks the names only when
+    it writes a REST answer, after the request was scored and logged, and not at all over gRPC, where an
+    unknown name was silently ignored: checked here, before anything is scored."""
+    unknown = sorted(set(names) - {use_case.output_name})
+    if unknown:
+        raise InvalidInput(f"unknown output(s) {', '.join(map(repr, unknown))}; "
+                           f"the model's output is {use_case.output_name!r}")
+
+
 def _plain(value: Any, where: str) -> Any:
     """A tensor element from KServe's decoding (numpy scalars, raw bytes) as a JSON-like value."""
     if isinstance(value, (bytes, bytearray)):

@@ -1,5 +1,5 @@
 """tritonclient's gRPC client in its own process:
-`python -m tests.serving.grpc_client HOST:PORT JSON-ROWS [MODEL-VERSION]`.
+`python -m tests.serving.grpc_client HOST:PORT JSON-ROWS [MODEL-VERSION [OUTPUT-NAME]]`.
 
 tritonclient.grpc and KServe register the same protobuf symbols (package ``inference``) in the
 default descriptor pool, so the two cannot be imported into one process: the test suite imports
@@ -18,7 +18,7 @@ import tritonclient.grpc as grpcclient
 NUMPY = {"INT64": np.int64, "INT32": np.int32, "FP64": np.float64, "FP32": np.float32, "BYTES": np.object_}
 
 
-def main(url: str, rows: list[dict], version: str = "") -> dict:
+def main(url: str, rows: list[dict], version: str = "", output: str = "") -> dict:
     client = grpcclient.InferenceServerClient(url)
     metadata = client.get_model_metadata("fraud", as_json=True)
     inputs = []
@@ -30,7 +30,8 @@ def main(url: str, rows: list[dict], version: str = "") -> dict:
     outcome = {"live": client.is_server_live(), "ready": client.is_server_ready(),
                "model_ready": client.is_model_ready("fraud"), "metadata": metadata}
     try:
-        result = client.infer("fraud", inputs, model_version=version, request_id="grpc-request")
+        outputs = [grpcclient.InferRequestedOutput(output)] if output else None
+        result = client.infer("fraud", inputs, model_version=version, outputs=outputs, request_id="grpc-request")
         outcome.update(scores=result.as_numpy("fraud_probability").tolist(), id=result.get_response().id)
     except grpcclient.InferenceServerException as exc:
         outcome.update(error=str(exc), status=exc.status())

@@ -67,10 +67,10 @@ def inputs_from_metadata(metadata_inputs: list[dict], binary: bool) -> list:
     return tensors
 
 
-def grpc_session(server: Server, rows: list[dict], version: str = "") -> dict:
+def grpc_session(server: Server, rows: list[dict], version: str = "", output: str = "") -> dict:
     """Readiness, metadata and an infer built from the metadata, by tritonclient's gRPC client."""
     done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", server.grpc_url, json.dumps(rows),
-                           version],
+                           version, output],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -185,6 +185,27 @@ def test_grpc_infer_for_another_version_is_not_found_like_http(server):
     assert "version 7 is not served here; it serves version 1" in session["error"]
     http = httpx.post(f"{server.url}/v2/models/fraud/versions/7/infer", json={"inputs": []}, timeout=10)
     assert http.status_code == 404 and "version 7 is not served here" in http.json()["error"]
+
+
+def test_an_unknown_output_is_refused_before_scoring_on_every_protocol(server):
+    """KServe checks requested output names only when it writes a REST answer, after the request was
+    scored and logged as answered, and ignores them over gRPC. The predictor refuses them first."""
+    assert grpc_session(server, ROWS, output="fraud_probability")["scores"] == pytest.approx(v1_scores(server),
+                                                                                           abs=1e-12)
+    session = grpc_session(server, ROWS, output="fraud_score")
+    assert session["status"] == "StatusCode.INVALID_ARGUMENT", session
+    assert "unknown output(s) 'fraud_score'; the model's output is 'fraud_probability'" in session["error"]
+    body = {"id": "unknown-output", "outputs": [{"name": "fraud_score"}],
+            "inputs": [{"name": k, "shape": [1], "datatype": t, "data": [ROWS[0][k]]} for k, t in
+                       (("customer_id", "INT64"), ("amount", "FP64"), ("merchant_category", "BYTES"),
+                        ("hour", "INT64"))]}
+    http = httpx.post(f"{server.url}/v2/models/fraud/infer", json=body, timeout=10)
+    assert http.status_code == 400, http.text
+    assert "unknown output(s) 'fraud_score'" in http.json()["error"]
+    # One record for the request, the refusal: no score logged for an answer the client never got.
+    log = logged_when(server.log_dir, lambda log: (log["request_id"] == "unknown-output").any())
+    records = log[log["request_id"] == "unknown-output"]
+    assert records["status"].tolist() == [400] and records["score"].isna().all(), records
 
 
 def test_grpc_bad_input_is_invalid_argument_naming_the_field(server):
