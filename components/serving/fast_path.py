@@ -115,6 +115,7 @@ class FastPath:
         self.ready_paths = {"/v2/health/ready", f"/v2/models/{predictor.name}/ready",
                             f"/v1/models/{predictor.name}"}
         self.metadata_path = f"/v2/models/{predictor.name}"
+        self.explain_path = f"/v1/models/{predictor.name}:explain"
         self.versioned = re.compile(rf"^/v2/models/{name}/versions/([^/]*)(/ready|/infer)?$")
         self.summed_metrics = summed_metrics  # several workers: /metrics is the sum over their processes
 
@@ -135,10 +136,16 @@ class FastPath:
             return
         if path.startswith("/v2/models/") and "/versions/" in path:
             matched = self.versioned.match(path)
-            if matched is None or matched.group(1) != self._served_version():
-                asked = matched.group(1) if matched else "?"
-                await self._answer(send, error_answer(404, version_not_served(self.predictor.name, asked,
-                                                                              self._served_version())))
+            if matched is None:
+                await self._answer(send, error_answer(404, f"no route {path}"))
+                return
+            if matched.group(1) != self._served_version():
+                answer = error_answer(404, version_not_served(self.predictor.name, matched.group(1),
+                                                              self._served_version()))
+                if matched.group(2) == "/infer" and scope["method"] == "POST":
+                    await self._refuse(scope, receive, send, "v2", answer)
+                else:
+                    await self._answer(send, answer)
                 return
             path = f"/v2/models/{self.predictor.name}{matched.group(2) or ''}"
             scope = {**scope, "path": path, "raw_path": path.encode()}
@@ -148,6 +155,13 @@ class FastPath:
         if path == self.metadata_path and scope["method"] == "GET":
             rule = with_versions(self._served_version())
             await self.app(scope, receive, rewriting(send, rule, self.drain.draining))
+            return
+        if path in self.routes and scope["method"] != "POST":  # KServe: a 404 for the v1 route
+            await self._answer(send, error_answer(405, f"{path} takes POST, not {scope['method']}"),
+                               [(b"allow", b"POST")])
+            return
+        if path == self.explain_path:  # KServe: 501 "Could not find explainer_host"
+            await self._answer(send, error_answer(404, f"model {self.predictor.name!r} has no explainer"))
             return
         protocol = self.routes.get(path) if scope["method"] == "POST" else None
         if protocol is None:
@@ -203,8 +217,10 @@ class FastPath:
         elif len(body) > MAX_BODY_BYTES:
             answer = scoring.failed_answer(protocol, request_id, error_answer(
                 413, f"request body is larger than {MAX_BODY_BYTES} bytes"))
-        elif header(scope, b"inference-header-content-length") is not None:
-            answer = None  # binary tensor input: KServe's codec decodes it, the predictor validates it
+        elif (json_length := header(scope, b"inference-header-content-length")) is not None:
+            # Binary tensor input: KServe's codec decodes it (once its framing is checked), the predictor
+            # validates it.
+            answer = scoring.check_binary(body, json_length, request_id)
         elif not self.fast:
             answer = scoring.check(protocol, body, request_id)  # KServe's errors would not name the field
         else:
@@ -225,6 +241,19 @@ class FastPath:
         await self._through_kserve(scope, replay(body, receive), send, protocol, request_id, metrics, started,
                                    scoring, body)
 
+    async def _refuse(self, scope, receive, send, protocol: str, answer: Answer) -> None:
+        """An error ``answer`` to a scoring request refused before any parsing, counted and recorded in the
+        prediction log like every other."""
+        started = time.perf_counter()
+        body = await read_body(receive)
+        scoring = self.predictor.scoring
+        if scoring is not None:
+            scoring.metrics.request(protocol, answer.status).inc()
+            scoring.metrics.duration[protocol].observe(time.perf_counter() - started)
+            scoring.failed_answer(protocol, header(scope, b"x-request-id"), answer, body,
+                                  json_length=header(scope, b"inference-header-content-length"))
+        await self._answer(send, answer)
+
     async def _through_kserve(self, scope, receive, send, protocol, request_id, metrics, started,
                               scoring=None, body: bytes = b"") -> None:
         """KServe's own route for this request, its answer counted and, when it is an error, recorded in
@@ -236,7 +265,8 @@ class FastPath:
 
         def record_failure(status: int, error: str | None) -> None:
             if scoring is not None:  # the id the client knows: its header's, else its v2 body's "id"
-                scoring.failed(protocol, given or request_id_in(body) or request_id, status, error)
+                json_length = header(scope, b"inference-header-content-length")
+                scoring.failed(protocol, given or request_id_in(body, json_length) or request_id, status, error)
 
         async def counted(message) -> None:
             nonlocal answered
@@ -264,6 +294,7 @@ class FastPath:
                 raise  # the answer has started: nothing cleaner is possible than closing the connection
             if metrics is not None:
                 metrics.request(protocol, 500).inc()
+                metrics.duration[protocol].observe(time.perf_counter() - started)
             answer = internal_error(request_id, f"{protocol} route")
             record_failure(answer.status, error_of(answer.body))
             await self._answer(send, answer)

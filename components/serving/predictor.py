@@ -28,7 +28,7 @@ import kserve
 import numpy as np
 from grpc_interceptor.exceptions import GrpcException, Internal, NotFound
 from kserve.errors import InferenceError, InvalidInput, ServerNotReady
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, RequestedOutput
 
 from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import ModelInputs, fastest_scorer
@@ -55,6 +55,17 @@ logger = logging.getLogger(__name__)
 def tensor_metadata(use_case: UseCase) -> list[dict]:
     """One OIP tensor per request field of the contract; ``-1``: any number of instances."""
     return [{"name": f.name, "datatype": V2_DATATYPE[f.kind], "shape": [-1]} for f in use_case.request_fields]
+
+
+def check_binary_flags(request: InferRequest) -> None:
+    """The REST binary extension's flags are booleans; KServe would take any truthy value for true."""
+    if request.from_grpc:  # gRPC has its own raw contents, and protobuf parameters
+        return
+    flags = [("binary_data_output", (request.parameters or {}).get("binary_data_output"))]
+    flags += [(f"output {o.name!r}: binary_data", o.binary_data) for o in request.request_outputs or []]
+    for where, value in flags:
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInput(f"{where} must be true or false, got {value!r}")
 
 
 class ShipyardPredictor(kserve.Model):
@@ -139,6 +150,7 @@ class ShipyardPredictor(kserve.Model):
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
             if protocol == "v2":
                 check_requested_outputs([output.name for output in payload.request_outputs or []], self.use_case)
+                check_binary_flags(payload)
             request_id = request_id or batch.request_id or new_request_id()
             scores = await self.scoring.coalescer.score(Scorable("grpc" if from_grpc else protocol, batch, request_id))
             code = 200
@@ -155,9 +167,11 @@ class ShipyardPredictor(kserve.Model):
             error = exc.details
             raise
         except Exception:
-            request_id = request_id or new_request_id()
-            logger.exception("internal error in %s scoring (request id %s)", protocol, request_id)
-            error = (f"internal error in {protocol} scoring; the server log has the details under request id "
+            own_id = getattr(payload, "id", None)
+            request_id = request_id or (own_id if isinstance(own_id, str) and own_id else new_request_id())
+            where = "grpc" if from_grpc else protocol
+            logger.exception("internal error in %s scoring (request id %s)", where, request_id)
+            error = (f"internal error in {where} scoring; the server log has the details under request id "
                      f"{request_id}")
             if from_grpc:  # KServe's gRPC interceptor maps InferenceError to INVALID_ARGUMENT, a client's fault
                 raise Internal(error) from None
@@ -175,12 +189,16 @@ class ShipyardPredictor(kserve.Model):
             response_headers["model-version"] = self.scoring.version_text
         if protocol == "v1":
             return self.scoring.response(protocol, scores, request_id)
-        return self.infer_response(payload, scores, request_id)
+        return self.infer_response(payload, scores, batch.request_id or request_id)
 
-    def infer_response(self, request: InferRequest, scores: list[float], request_id: str) -> InferResponse:
+    def infer_response(self, request: InferRequest, scores: list[float], response_id: str) -> InferResponse:
+        """The v2 answer, its "id" the request's own when it has one (the spec: returned as given)."""
         output = InferOutput(name=self.scoring.output_name, shape=[len(scores)], datatype="FP64")
         output.set_data_from_numpy(np.asarray(scores, dtype=np.float64), binary_data=request.use_binary_outputs)
-        return InferResponse(response_id=request_id, model_name=self.name, model_version=self.scoring.version_text,
+        # The binary extension: "binary_data_output" is the default of every output that does not set its
+        # own "binary_data". KServe applies it only when no output is named (as the fast path does).
+        requested = [RequestedOutput(o.name, {**(o.parameters or {}), "binary_data": request.use_binary_outputs})
+                     if o.binary_data is None else o for o in request.request_outputs or []]
+        return InferResponse(response_id=response_id, model_name=self.name, model_version=self.scoring.version_text,
                              infer_outputs=[output], from_grpc=request.from_grpc,
-                             use_binary_outputs=request.use_binary_outputs,
-                             requested_outputs=request.request_outputs)
+                             use_binary_outputs=request.use_binary_outputs, requested_outputs=requested or None)

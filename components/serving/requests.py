@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,10 @@ V2_DATATYPES = {
     "category": {"BYTES"},
 }
 
+# What an integer datatype can hold: a value a binary client could not send in it is refused in JSON too.
+INTEGER_RANGES = {**{f"INT{bits}": (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) for bits in (8, 16, 32, 64)},
+                  **{f"UINT{bits}": (0, (1 << bits) - 1) for bits in (8, 16, 32, 64)}}
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -54,6 +59,8 @@ def decode_body(payload: Any) -> Any:
         try:
             return orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
+            if bytes(payload[:3]) == b"\xef\xbb\xbf" or str(payload[:1]) == "\ufeff":  # Python's parser skips it
+                raise InvalidInput("request body starts with a byte order mark; send JSON without one") from None
             try:
                 return json.loads(bytes(payload) if not isinstance(payload, str) else payload)
             except (ValueError, RecursionError):
@@ -165,7 +172,13 @@ def _tensor_rows(tensor: dict, spec: RequestField) -> list:
         data = [row[0] for row in data]
     if len(data) != shape[0]:
         raise InvalidInput(f"{where}: shape {shape} says {shape[0]} values but data has {len(data)} (ragged)")
-    return [check_value(spec, value, f"{where}[{i}]") for i, value in enumerate(data)]
+    rows = [check_value(spec, value, f"{where}[{i}]") for i, value in enumerate(data)]
+    if datatype in INTEGER_RANGES and not (datatype == "INT64" and spec.kind == "int"):  # that one: checked
+        low, high = INTEGER_RANGES[datatype]
+        for i, value in enumerate(rows):
+            if not float(value).is_integer() or not low <= value <= high:
+                raise InvalidInput(f"{where}[{i}]: {_show(value)} is not a {datatype} value")
+    return rows
 
 
 def parse_v2(payload: Any, use_case: UseCase) -> Batch:
@@ -227,8 +240,9 @@ def infer_request_payload(request: Any) -> dict:
         if data is None or (isinstance(data, list) and not data):  # binary tensor data: KServe decodes it
             try:
                 data = tensor.as_numpy()
-            except (ValueError, TypeError) as exc:
-                raise InvalidInput(f"{where}: binary data does not match datatype and shape ({exc})") from None
+            except (ValueError, TypeError, struct.error) as exc:  # struct: a BYTES length prefix past the end
+                raise InvalidInput(f"{where}: the data sent does not fill datatype {tensor.datatype} and shape "
+                                   f"{list(tensor.shape)} ({exc})") from None
         data = data.reshape(-1).tolist() if hasattr(data, "reshape") else data  # JSON data stays as sent
         inputs.append({"name": tensor.name, "shape": list(tensor.shape), "datatype": tensor.datatype,
                        "data": [_plain(v, where) for v in data] if isinstance(data, list) else data})

@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 from kserve.errors import InvalidInput
 
+from components.serving.binary_tensors import check_binary_request
 from components.serving.coalescing import Coalescer
 from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import OnnxScorer, SklearnScorer
@@ -50,8 +51,13 @@ class Scorable:
 
     protocol: str
     batch: Batch
-    request_id: str
+    request_id: str  # the prediction log's: the x-request-id header's, else the body's "id", else new
     binary: bool = False
+
+    @property
+    def response_id(self) -> str:
+        """A v2 answer's "id": the request's own "id" when it has one (the spec: returned as given)."""
+        return self.batch.request_id or self.request_id
 
 
 @dataclass(frozen=True)
@@ -81,21 +87,33 @@ def internal_error(request_id: str, where: str) -> Answer:
                         request_id)
 
 
+def plain_parameters(item: dict, flag: str) -> bool:
+    """Whether ``item``'s "parameters" is absent or an object of scalar values (the spec's
+    ``$parameters``) whose ``flag``, if set, is a boolean."""
+    parameters = item.get("parameters")
+    if parameters is None:
+        return True
+    return (isinstance(parameters, dict) and isinstance(parameters.get(flag, False), bool)
+            and all(isinstance(v, (str, int, float)) for v in parameters.values()))
+
+
 def binary_output_requested(payload: dict, output_name: str) -> bool | None:
-    """Whether a v2 request asks for binary output data; None when it selects outputs in a way the
-    fast path leaves to KServe (unknown names, several outputs)."""
-    parameters = payload.get("parameters")
-    binary = isinstance(parameters, dict) and parameters.get("binary_data_output") is True
+    """Whether a v2 request asks for binary output data; None when it is left to KServe's route: an
+    output selection the fast path does not implement (unknown names, several outputs), parameters
+    that are not an object of scalars or a binary flag that is not a boolean, FP16 data in JSON (each
+    refused there, so both paths answer alike)."""
+    inputs = payload.get("inputs") or []
+    if not plain_parameters(payload, "binary_data_output") or any(
+            not plain_parameters(tensor, "binary_data") or tensor.get("datatype") == "FP16" for tensor in inputs):
+        return None
+    binary = (payload.get("parameters") or {}).get("binary_data_output", False)
     outputs = payload.get("outputs")
     if outputs is None:
         return binary
     if (not isinstance(outputs, list) or len(outputs) != 1 or not isinstance(outputs[0], dict)
-            or outputs[0].get("name") != output_name):
+            or outputs[0].get("name") != output_name or not plain_parameters(outputs[0], "binary_data")):
         return None
-    own = outputs[0].get("parameters")
-    if isinstance(own, dict) and isinstance(own.get("binary_data"), bool):
-        return own["binary_data"]
-    return binary
+    return (outputs[0].get("parameters") or {}).get("binary_data", binary)
 
 
 class Scoring:
@@ -193,6 +211,17 @@ class Scoring:
             return self.failed_answer(protocol, request_id, internal_error(request_id, f"{protocol} validation"))
         return None
 
+    def check_binary(self, body: bytes, json_length: str, request_id: str | None) -> Answer | None:
+        """The 400 a request in the binary tensor data extension gets when its framing is broken
+        (binary_tensors.py), before KServe's decoder would fail on it with a 500; recorded like ``check``'s."""
+        try:
+            check_request_id(request_id, "header x-request-id")
+            check_binary_request(body, json_length)
+        except InvalidInput as exc:
+            answer = error_answer(400, str(exc.reason))
+            return self.failed_answer("v2", request_id, answer, body, json_length=json_length)
+        return None
+
     def failed(self, protocol: str, request_id: str | None, status: int, error: str | None,
                batch: Batch | None = None) -> None:
         """Record a failed request in the prediction log: its status and error, its inputs (one record
@@ -210,10 +239,10 @@ class Scoring:
                            base["request_id"], status, exc)
 
     def failed_answer(self, protocol: str, request_id: str | None, answer: Answer, body: bytes = b"",
-                      batch: Batch | None = None) -> Answer:
+                      batch: Batch | None = None, json_length: str | None = None) -> Answer:
         """``answer`` (an error) after recording it with ``failed``; the request id falls back to a v2
-        body's own "id"."""
-        request_id = request_id or (request_id_in(body) if protocol == "v2" else None)
+        body's own "id" (in its JSON part, for the binary extension)."""
+        request_id = request_id or (request_id_in(body, json_length) if protocol == "v2" else None)
         self.failed(protocol, request_id, answer.status, error_of(answer.body), batch)
         return answer
 
@@ -248,8 +277,8 @@ class Scoring:
         if error is None:
             try:
                 if request.binary:
-                    return self.binary_response(scores, request.request_id)
-                return Answer(200, orjson.dumps(self.response(request.protocol, scores, request.request_id)))
+                    return self.binary_response(scores, request.response_id)
+                return Answer(200, orjson.dumps(self.response(request.protocol, scores, request.response_id)))
             except Exception as exc:
                 error = exc
         if isinstance(error, StoreUnavailable):
@@ -286,8 +315,11 @@ def error_of(body: bytes) -> str | None:
     return str(decoded)[:500]
 
 
-def request_id_in(body: bytes) -> str | None:
-    """A v2 request body's own "id" when the body is a JSON object with a valid one, else None."""
+def request_id_in(body: bytes, json_length: str | None = None) -> str | None:
+    """A v2 request body's own "id" when the body (or, with the binary extension's header value
+    ``json_length``, its JSON part) is a JSON object with a valid one, else None."""
+    if json_length is not None:
+        body = body[:int(json_length)] if json_length.strip().isdigit() else b""
     try:
         payload = orjson.loads(body) if body and body.lstrip()[:1] == b"{" else None
         return check_request_id(payload.get("id"), "id") if isinstance(payload, dict) else None

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +231,123 @@ def test_which_path_answered(server):
     response = httpx.post(f"{server.url}/v2/models/fraud/infer", json=body)
     assert response.status_code == 200, response.text
     assert (response.headers.get("x-shipyard-route") == "fast") == (server.mode == "fast")
+
+
+def v2_tensors(row: dict) -> list[dict]:
+    return [{"name": k, "shape": [1], "datatype": t, "data": [row[k]]} for k, t in
+            (("customer_id", "INT64"), ("amount", "FP64"), ("merchant_category", "BYTES"), ("hour", "INT64"))]
+
+
+def binary_request(request_id: str, bytes_element: bytes) -> tuple[bytes, dict]:
+    """A binary-extension request for ROWS[0] whose merchant_category bytes are ``bytes_element``."""
+    row = ROWS[0]
+    parts = [("customer_id", "INT64", np.array([row["customer_id"]], "<i8").tobytes()),
+             ("amount", "FP64", np.array([row["amount"]], "<f8").tobytes()),
+             ("merchant_category", "BYTES", bytes_element),
+             ("hour", "INT64", np.array([row["hour"]], "<i8").tobytes())]
+    header = json.dumps({"id": request_id, "inputs": [
+        {"name": n, "datatype": t, "shape": [1], "parameters": {"binary_data_size": len(d)}} for n, t, d in parts]})
+    return header.encode() + b"".join(d for *_, d in parts), {"inference-header-content-length": str(len(header))}
+
+
+@pytest.mark.parametrize("element, message", [
+    (struct.pack("<I", 100) + b"grocery", "input 'merchant_category': BYTES element 0 says 100 bytes but 7 are left"),
+    (b"\x07\x00", "input 'merchant_category': BYTES element 0 has a cut-off length prefix"),
+    (struct.pack("<I", 2) + b"\xff\xfe", "input 'merchant_category': BYTES element 0 is not UTF-8 text"),
+], ids=["prefix-too-long", "prefix-cut-off", "not-utf8"])
+def test_broken_binary_framing_is_a_400_naming_the_input(server, element, message):
+    """KServe's decoder fails on these with a 500; the framing check answers first, on both paths, and
+    records the refusal under the request's own "id" (from the JSON part of the body)."""
+    request_id = f"broken-binary-{zlib.crc32(element)}"
+    body, headers = binary_request(request_id, element)
+    response = httpx.post(f"{server.url}/v2/models/fraud/infer", content=body, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == message
+    log = logged_when(server.log_dir, lambda log: (log["request_id"] == request_id).any())
+    assert log.loc[log["request_id"] == request_id, "status"].tolist() == [400]
+    good, headers = binary_request("good-binary", struct.pack("<I", 7) + b"grocery")
+    response = httpx.post(f"{server.url}/v2/models/fraud/infer", content=good, headers=headers, timeout=10)
+    assert response.status_code == 200 and response.json()["id"] == "good-binary", response.text
+
+
+def test_a_v2_answer_carries_the_requests_own_id_the_log_the_header_id(server):
+    """The spec: a request's "id" is returned in its response. x-request-id (tracing) names the log record."""
+    for path, kind in (("/v2/models/fraud/infer", "json"), ("/v2/models/fraud/infer", "binary")):
+        own = f"own-id-{kind}"
+        if kind == "json":
+            response = httpx.post(f"{server.url}{path}", json={"id": own, "inputs": v2_tensors(ROWS[0])},
+                                  headers={"x-request-id": f"trace-{kind}"}, timeout=10)
+        else:
+            body, headers = binary_request(own, struct.pack("<I", 7) + b"grocery")
+            response = httpx.post(f"{server.url}{path}", content=body,
+                                  headers={**headers, "x-request-id": f"trace-{kind}"}, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == own
+    log = logged_when(server.log_dir, lambda log: log["request_id"].isin(["trace-json", "trace-binary"]).sum() == 2)
+    assert sorted(log.loc[log["request_id"].str.startswith("trace-"), "status"]) == [200, 200]
+
+
+@pytest.mark.parametrize("change, status, answer", [
+    ({"parameters": [1]}, 400, "parameters"),
+    ({"parameters": {"nested": {"a": 1}}}, 400, "parameters"),
+    ({"parameters": {"binary_data_output": "true"}}, 400, "binary_data_output must be true or false"),
+    ({"outputs": [{"name": "fraud_probability", "parameters": {"binary_data": "yes"}}]}, 400,
+     "binary_data must be true or false"),
+    ({"amount_datatype": "FP16"}, 400, "FP16"),
+    ({"parameters": {"binary_data_output": True}, "outputs": [{"name": "fraud_probability"}]}, 200, "binary"),
+], ids=["parameters-list", "parameters-nested", "flag-string", "output-flag-string", "fp16-json",
+        "request-binary-default"])
+def test_both_paths_answer_alike_where_kserve_is_strict(server, change, status, answer):
+    """What KServe's route refuses, the fast path leaves to it; binary_data_output is every named output's
+    default (the binary extension), on KServe's route too."""
+    body = {"inputs": v2_tensors(ROWS[0]), **{k: v for k, v in change.items() if k != "amount_datatype"}}
+    if "amount_datatype" in change:
+        body["inputs"][1]["datatype"] = change["amount_datatype"]
+    response = httpx.post(f"{server.url}/v2/models/fraud/infer", json=body, timeout=10)
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert "inference-header-content-length" in response.headers
+    else:
+        assert answer in response.json()["error"]
+
+
+def test_wrong_methods_explain_and_other_versions_answer_4xx_and_count(server):
+    get = httpx.get(f"{server.url}/v1/models/fraud:predict", timeout=10)
+    assert get.status_code == 405 and get.headers["allow"] == "POST" and "takes POST" in get.json()["error"]
+    explain = httpx.post(f"{server.url}/v1/models/fraud:explain", json={"instances": ROWS}, timeout=10)
+    assert explain.status_code == 404 and "has no explainer" in explain.json()["error"]
+
+    def not_found() -> float:
+        return sum(float(line.split()[-1]) for line in httpx.get(f"{server.url}/metrics").text.splitlines()
+                   if line.startswith("shipyard_requests_total{") and 'code="404"' in line)
+
+    before = not_found()
+    other = httpx.post(f"{server.url}/v2/models/fraud/versions/9/infer", json={"inputs": v2_tensors(ROWS[0])},
+                       headers={"x-request-id": "other-version"}, timeout=10)
+    assert other.status_code == 404 and "version 9 is not served" in other.json()["error"]
+    assert not_found() == before + 1
+    log = logged_when(server.log_dir, lambda log: (log["request_id"] == "other-version").any())
+    assert log.loc[log["request_id"] == "other-version", "status"].tolist() == [404]
+
+
+def test_grpc_raw_bytes_with_a_broken_length_prefix_is_invalid_argument(server):
+    """KServe's raw BYTES decoder raises struct.error; the predictor names the input, and logs the refusal
+    under the request's own id."""
+    import grpc
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    row = ROWS[0]
+    names = (("customer_id", "INT64"), ("amount", "FP64"), ("merchant_category", "BYTES"), ("hour", "INT64"))
+    request = pb.ModelInferRequest(model_name="fraud", id="raw-broken", inputs=[
+        pb.ModelInferRequest.InferInputTensor(name=n, datatype=t, shape=[1]) for n, t in names])
+    request.raw_input_contents.extend([np.array([row["customer_id"]], "<i8").tobytes(),
+                                       np.array([row["amount"]], "<f8").tobytes(), b"\x07\x00",
+                                       np.array([row["hour"]], "<i8").tobytes()])
+    with grpc.insecure_channel(server.grpc_url) as channel:
+        with pytest.raises(grpc.RpcError) as failure:
+            pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=10)
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT, failure.value.details()
+    assert "input 'merchant_category'" in failure.value.details()
+    log = logged_when(server.log_dir, lambda log: (log["request_id"] == "raw-broken").any())
+    assert log.loc[log["request_id"] == "raw-broken", "status"].tolist() == [400]

@@ -88,3 +88,20 @@ def test_grpc_internal_error_is_internal_with_the_request_id(broken_predictor, c
     assert failure.value.status_code == StatusCode.INTERNAL and "disk-full-3" in failure.value.details
     assert count_500("grpc") == before + 1
     assert any(r.exc_info is not None and "disk-full-3" in r.getMessage() for r in caplog.records)
+
+
+def test_an_exception_escaping_kserves_route_is_counted_and_timed(broken_predictor):
+    """A 500 from the middleware's own net (KServe's route raised) is in the request counter and in the
+    duration histogram alike, so their counts agree."""
+    async def kserve_route_that_raises(scope, receive, send):
+        raise RuntimeError("KServe's route failed")
+
+    def timed() -> float:
+        return REGISTRY.get_sample_value("shipyard_request_duration_seconds_count", {
+            "model": "fraud", "version": "1", "protocol": "v1"}) or 0.0
+
+    app = FastPath(kserve_route_that_raises, predictor=broken_predictor, fast=False)
+    counted, durations = count_500("v1"), timed()
+    response = asyncio.run(post(app, "/v1/models/fraud:predict", BODY, "route-raised-1"))
+    assert response.status_code == 500 and response.json()["request_id"] == "route-raised-1"
+    assert count_500("v1") == counted + 1 and timed() == durations + 1

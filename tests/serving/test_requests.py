@@ -1,5 +1,6 @@
 import math
 
+import orjson
 import pytest
 from kserve.errors import InvalidInput
 
@@ -52,6 +53,13 @@ def test_v2_data_in_the_natural_nested_form_is_the_flat_form():
     assert parse_v2(nested, USE_CASE).columns == parse_v2(v2(rows), USE_CASE).columns
 
 
+def test_values_an_integer_datatype_holds_are_accepted():
+    """The range check refuses only what the declared datatype cannot hold (INT8 hour 13 and the rest)."""
+    batch = parse_v2(v2([GOOD], customer_id={"datatype": "UINT8", "data": [255]},
+                        amount={"datatype": "INT16", "data": [42]}), USE_CASE)
+    assert batch.columns["customer_id"] == [255] and batch.columns["amount"] == [42.0]
+
+
 @pytest.mark.parametrize("payload, message", [
     (b"[1, 2", "not valid JSON"),
     ({"instances": [GOOD]}, '"inputs" list'),
@@ -70,6 +78,11 @@ def test_v2_data_in_the_natural_nested_form_is_the_flat_form():
     (v2([GOOD], amount={"data": [math.nan]}), "must be finite"),
     (v2([GOOD], hour={"data": [24]}), r"input 'hour'\[0\]: field 'hour' must be <= 23"),
     (v2([GOOD, GOOD], hour={"shape": [1], "data": [1]}), r"different lengths \(ragged\)"),
+    (v2([GOOD], customer_id={"datatype": "UINT8", "data": [300]}), r"'customer_id'\[0\]: 300 is not a UINT8 value"),
+    (v2([GOOD], customer_id={"datatype": "INT32", "data": [2**40]}), r"1099511627776 is not a INT32 value"),
+    (v2([GOOD], amount={"datatype": "INT8", "data": [200]}), r"200.0 is not a INT8 value"),
+    (v2([GOOD], amount={"datatype": "INT64", "data": [12.5]}), r"input 'amount'\[0\]: 12.5 is not a INT64 value"),
+    (b"\xef\xbb\xbf" + orjson.dumps(v2([GOOD])), "starts with a byte order mark"),
     (v2([]), "inputs must be non-empty"),
     (v2([GOOD] * (MAX_INSTANCES + 1)), "at most"),
 ])
