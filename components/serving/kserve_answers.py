@@ -24,8 +24,11 @@ def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
 
 def error_text(detail) -> str:
     if isinstance(detail, list):  # pydantic: [{"loc": [...], "msg": ...}, ...]
-        problems = [f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}"
-                    for d in detail if isinstance(d, dict)]
+        # KServe's v2 body is "an InferenceRequest or raw bytes": the raw-bytes alternative's complaint
+        # says nothing about the request, so it is left out when the schema's own are there.
+        entries = [d for d in detail if isinstance(d, dict)]
+        schema = [d for d in entries if list(d.get("loc", []))[:2] != ["body", "bytes"]]
+        problems = [f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}" for d in schema or entries]
         return ("request does not match the Open Inference Protocol schema: "
                 + ("; ".join(problems[:5]) or "invalid request"))
     return str(detail)
