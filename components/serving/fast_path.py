@@ -32,6 +32,7 @@ import logging
 import re
 import signal
 import time
+import zlib
 
 from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.metrics import multiprocess_exposition
@@ -77,6 +78,32 @@ def header(scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+# Content-Encoding of a request body -> zlib's wbits for it: tritonclient's request_compression_algorithm
+# (gzip or deflate, as Triton accepts); "identity" is the body as sent.
+DECOMPRESSORS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def decompressed(body: bytes, encoding: str) -> bytes | Answer:
+    """The body sent with ``Content-Encoding: encoding``, inflated to at most ``MAX_BODY_BYTES`` (a small
+    compressed body can inflate to gigabytes), or the error answer it gets."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return body
+    if name not in DECOMPRESSORS:
+        return error_answer(415, f"Content-Encoding {encoding[:40]!r} is not supported; send gzip, deflate or "
+                                 "an uncompressed body")
+    inflater = zlib.decompressobj(DECOMPRESSORS[name])
+    try:
+        plain = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    except zlib.error as exc:
+        return error_answer(400, f"request body is not valid {name} data: {exc}")
+    if len(plain) > MAX_BODY_BYTES:
+        return error_answer(413, f"request body is larger than {MAX_BODY_BYTES} bytes once inflated")
+    if not inflater.eof:
+        return error_answer(400, f"request body is not valid {name} data: it ends before the stream does")
+    return plain
 
 
 class Drain:
@@ -209,6 +236,17 @@ class FastPath:
         body = await read_body(receive)
         scoring = self.predictor.scoring
         metrics = scoring.metrics if scoring is not None else None
+        encoding = header(scope, b"content-encoding")
+        refused: Answer | None = None
+        if encoding is not None and len(body) <= MAX_BODY_BYTES:
+            inflated = decompressed(body, encoding)
+            if isinstance(inflated, Answer):
+                refused = inflated
+            else:  # KServe's route gets the plain body
+                body = inflated
+                scope = {**scope, "headers": [*[(k, v) for k, v in scope["headers"]
+                                                if k not in (b"content-encoding", b"content-length")],
+                                              (b"content-length", str(len(body)).encode())]}
         answer: Answer | None
         if not self.predictor.ready or scoring is None:
             answer = error_answer(503, f"model {self.predictor.name!r} is not loaded")
@@ -217,6 +255,8 @@ class FastPath:
         elif len(body) > MAX_BODY_BYTES:
             answer = scoring.failed_answer(protocol, request_id, error_answer(
                 413, f"request body is larger than {MAX_BODY_BYTES} bytes"))
+        elif refused is not None:
+            answer = scoring.failed_answer(protocol, request_id, refused)
         elif (json_length := header(scope, b"inference-header-content-length")) is not None:
             # Binary tensor input: KServe's codec decodes it (once its framing is checked), the predictor
             # validates it.

@@ -9,6 +9,7 @@ OIP client that knows nothing about fraud would build them.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import struct
 import subprocess
@@ -351,3 +352,28 @@ def test_grpc_raw_bytes_with_a_broken_length_prefix_is_invalid_argument(server):
     assert "input 'merchant_category'" in failure.value.details()
     log = logged_when(server.log_dir, lambda log: (log["request_id"] == "raw-broken").any())
     assert log.loc[log["request_id"] == "raw-broken", "status"].tolist() == [400]
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_tritonclient_request_compression(server, algorithm):
+    """tritonclient compresses request bodies on request (Triton accepts gzip and deflate); KServe would
+    read the compressed bytes as the request."""
+    client = httpclient.InferenceServerClient(server.http_host)
+    for binary in (False, True):
+        inputs = inputs_from_metadata(client.get_model_metadata("fraud")["inputs"], binary)
+        result = client.infer("fraud", inputs, request_id=f"compressed-{algorithm}-{binary}",
+                              request_compression_algorithm=algorithm)
+        assert result.as_numpy("fraud_probability").tolist() == pytest.approx(v1_scores(server), abs=1e-12)
+
+
+@pytest.mark.parametrize("encoding, body, status, message", [
+    ("gzip", b"not gzip at all", 400, "not valid gzip data"),
+    ("gzip", gzip.compress(b'{"instances": []}')[:-12], 400, "ends before the stream does"),
+    ("br", b"whatever", 415, "Content-Encoding 'br' is not supported"),
+    ("gzip", gzip.compress(b" " * (2 << 20)), 413, "larger than 1048576 bytes once inflated"),
+], ids=["corrupt", "truncated", "unsupported", "inflates-past-the-limit"])
+def test_a_body_that_does_not_inflate_is_refused(server, encoding, body, status, message):
+    response = httpx.post(f"{server.url}/v1/models/fraud:predict", content=body, timeout=10,
+                          headers={"content-encoding": encoding, "content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
