@@ -94,16 +94,22 @@ def decompressed(body: bytes, encoding: str) -> bytes | Answer:
     if name not in DECOMPRESSORS:
         return error_answer(415, f"Content-Encoding {encoding[:40]!r} is not supported; send gzip, deflate or "
                                  "an uncompressed body")
-    inflater = zlib.decompressobj(DECOMPRESSORS[name])
-    try:
-        plain = inflater.decompress(body, MAX_BODY_BYTES + 1)
-    except zlib.error as exc:
-        return error_answer(400, f"request body is not valid {name} data: {exc}")
-    if len(plain) > MAX_BODY_BYTES:
-        return error_answer(413, f"request body is larger than {MAX_BODY_BYTES} bytes once inflated")
-    if not inflater.eof:
-        return error_answer(400, f"request body is not valid {name} data: it ends before the stream does")
-    return plain
+    plain, rest = b"", body
+    while True:  # gzip: one member after another, as gzip.decompress reads them
+        inflater = zlib.decompressobj(DECOMPRESSORS[name])
+        try:
+            plain += inflater.decompress(rest, MAX_BODY_BYTES + 1 - len(plain))
+        except zlib.error as exc:
+            return error_answer(400, f"request body is not valid {name} data: {exc}")
+        if len(plain) > MAX_BODY_BYTES:
+            return error_answer(413, f"request body is larger than {MAX_BODY_BYTES} bytes once inflated")
+        if not inflater.eof:
+            return error_answer(400, f"request body is not valid {name} data: it ends before the stream does")
+        rest = inflater.unused_data
+        if not rest:
+            return plain
+        if name != "gzip":
+            return error_answer(400, f"request body has {len(rest)} bytes after its {name} stream")
 
 
 class Drain:
@@ -143,6 +149,7 @@ class FastPath:
                             f"/v1/models/{predictor.name}"}
         self.metadata_path = f"/v2/models/{predictor.name}"
         self.explain_path = f"/v1/models/{predictor.name}:explain"
+        self.repository_load = re.compile(r"^/v2/repository/models/([^/]+)/load$")
         self.versioned = re.compile(rf"^/v2/models/{name}/versions/([^/]*)(/ready|/infer)?$")
         self.summed_metrics = summed_metrics  # several workers: /metrics is the sum over their processes
 
@@ -178,6 +185,14 @@ class FastPath:
             scope = {**scope, "path": path, "raw_path": path.encode()}
         if self.drain.draining and path in self.ready_paths:
             await self._answer(send, error_answer(503, "shutting down: not ready for new traffic"))
+            return
+        if path == "/v2/health/ready" and not self.predictor.ready:  # unloaded (repository.py)
+            await self._answer(send, error_answer(503, f"model {self.predictor.name!r} is not loaded"))
+            return
+        if (repository := self.repository_load.match(path)) and repository.group(1) != self.predictor.name:
+            # KServe's extension turns every load failure into a 503 "not ready"
+            await self._answer(send, error_answer(404, f"model {repository.group(1)!r} is not served here; "
+                                                       f"this server serves {self.predictor.name!r}"))
             return
         if path == self.metadata_path and scope["method"] == "GET":
             rule = with_versions(self._served_version())

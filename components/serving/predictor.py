@@ -57,8 +57,14 @@ def tensor_metadata(use_case: UseCase) -> list[dict]:
     return [{"name": f.name, "datatype": V2_DATATYPE[f.kind], "shape": [-1]} for f in use_case.request_fields]
 
 
-def check_binary_flags(request: InferRequest) -> None:
-    """The REST binary extension's flags are booleans; KServe would take any truthy value for true."""
+def check_output_parameters(request: InferRequest) -> None:
+    """No classification extension (tritonclient's ``class_count``: KServe would ignore it and answer the
+    raw probabilities, which a client expecting "score:index" strings misreads); the REST binary
+    extension's flags are booleans (KServe would take any truthy value for true)."""
+    for output in request.request_outputs or []:
+        if "classification" in (output.parameters or {}):
+            raise InvalidInput(f"output {output.name!r}: the classification extension (class_count) is not "
+                               "supported; the output is the score itself")
     if request.from_grpc:  # gRPC has its own raw contents, and protobuf parameters
         return
     flags = [("binary_data_output", (request.parameters or {}).get("binary_data_output"))]
@@ -150,7 +156,7 @@ class ShipyardPredictor(kserve.Model):
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
             if protocol == "v2":
                 check_requested_outputs([output.name for output in payload.request_outputs or []], self.use_case)
-                check_binary_flags(payload)
+                check_output_parameters(payload)
             request_id = request_id or batch.request_id or new_request_id()
             scores = await self.scoring.coalescer.score(Scorable("grpc" if from_grpc else protocol, batch, request_id))
             code = 200

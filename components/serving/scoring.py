@@ -99,7 +99,7 @@ def plain_parameters(item: dict, flag: str) -> bool:
 
 def binary_output_requested(payload: dict, output_name: str) -> bool | None:
     """Whether a v2 request asks for binary output data; None when it is left to KServe's route: an
-    output selection the fast path does not implement (unknown names, several outputs), parameters
+    output selection the fast path does not implement (unknown names, several outputs, classification), parameters
     that are not an object of scalars or a binary flag that is not a boolean, FP16 data in JSON (each
     refused there, so both paths answer alike)."""
     inputs = payload.get("inputs") or []
@@ -111,7 +111,8 @@ def binary_output_requested(payload: dict, output_name: str) -> bool | None:
     if outputs is None:
         return binary
     if (not isinstance(outputs, list) or len(outputs) != 1 or not isinstance(outputs[0], dict)
-            or outputs[0].get("name") != output_name or not plain_parameters(outputs[0], "binary_data")):
+            or outputs[0].get("name") != output_name or not plain_parameters(outputs[0], "binary_data")
+            or "classification" in (outputs[0].get("parameters") or {})):
         return None
     return (outputs[0].get("parameters") or {}).get("binary_data", binary)
 

@@ -137,6 +137,7 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
     import kserve
 
     from components.serving.predictor import ShipyardPredictor
+    from components.serving.repository import SingleModelRepository
 
     log_to_stderr()
     worker_start = functools.partial(start_worker, options) if options.workers > 1 else None
@@ -150,7 +151,7 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
         http_port=options.port, grpc_port=options.grpc_port or 8081, enable_grpc=options.grpc_port > 0,
         enable_latency_logging=False, workers=options.workers, grace_period=options.grace_seconds,
         access_log_format=options.access_log_format, ssl_certfile=options.ssl_certfile,
-        ssl_keyfile=options.ssl_keyfile)
+        ssl_keyfile=options.ssl_keyfile, registered_models=SingleModelRepository(predictor))
     quiet_request_logs(options)
     try:
         server.start([predictor])

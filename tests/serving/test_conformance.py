@@ -25,6 +25,7 @@ import tritonclient.http as httpclient
 from kserve import InferenceGRPCClient, InferenceRESTClient
 from kserve.inference_client import RESTConfig
 from kserve.protocol.infer_type import InferInput, InferRequest
+from tritonclient.utils import InferenceServerException
 
 from shipyard_cli.processes import free_port
 from tests.serving.conftest import start_serve
@@ -371,9 +372,43 @@ def test_tritonclient_request_compression(server, algorithm):
     ("gzip", gzip.compress(b'{"instances": []}')[:-12], 400, "ends before the stream does"),
     ("br", b"whatever", 415, "Content-Encoding 'br' is not supported"),
     ("gzip", gzip.compress(b" " * (2 << 20)), 413, "larger than 1048576 bytes once inflated"),
-], ids=["corrupt", "truncated", "unsupported", "inflates-past-the-limit"])
+    ("gzip", gzip.compress(b'{"instances": []}') + b"junk", 400, "not valid gzip data"),
+    ("deflate", zlib.compress(b'{"instances": []}') + b"junk", 400, "has 4 bytes after its deflate stream"),
+    ("gzip", gzip.compress(b'{"instances": ') + gzip.compress(b"[]}"), 400, '"instances" must be non-empty'),
+], ids=["corrupt", "truncated", "unsupported", "inflates-past-the-limit", "junk-after-gzip", "junk-after-deflate",
+        "two-gzip-members-are-one-body"])
 def test_a_body_that_does_not_inflate_is_refused(server, encoding, body, status, message):
     response = httpx.post(f"{server.url}/v1/models/fraud:predict", content=body, timeout=10,
                           headers={"content-encoding": encoding, "content-type": "application/json"})
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
+
+
+def test_the_classification_extension_is_refused_not_ignored(server):
+    """tritonclient's class_count asks for "score:index" strings; answering the raw scores instead would be
+    misread, so it is a 400 (gRPC: INVALID_ARGUMENT) naming it."""
+    import grpc
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    client = httpclient.InferenceServerClient(server.http_host)
+    for binary in (False, True):
+        inputs = inputs_from_metadata(client.get_model_metadata("fraud")["inputs"], binary)
+        with pytest.raises(InferenceServerException) as failure:
+            client.infer("fraud", inputs, outputs=[httpclient.InferRequestedOutput("fraud_probability",
+                                                                                    class_count=1)])
+        assert failure.value.status() == "400" and "class_count" in failure.value.message()
+    row = ROWS[0]
+    contents = {"customer_id": pb.InferTensorContents(int64_contents=[row["customer_id"]]),
+                "amount": pb.InferTensorContents(fp64_contents=[row["amount"]]),
+                "merchant_category": pb.InferTensorContents(bytes_contents=[row["merchant_category"].encode()]),
+                "hour": pb.InferTensorContents(int64_contents=[row["hour"]])}
+    request = pb.ModelInferRequest(model_name="fraud", inputs=[
+        pb.ModelInferRequest.InferInputTensor(name=t["name"], datatype=t["datatype"], shape=[1],
+                                              contents=contents[t["name"]]) for t in v2_tensors(row)])
+    requested = request.outputs.add(name="fraud_probability")
+    requested.parameters["classification"].int64_param = 1
+    with grpc.insecure_channel(server.grpc_url) as channel:
+        with pytest.raises(grpc.RpcError) as failure:
+            pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=10)
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "class_count" in failure.value.details()

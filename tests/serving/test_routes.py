@@ -104,7 +104,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_tls_and_a_custom_access_log_then_503_after_unload(trained_home, tmp_path: Path):
+def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_home, tmp_path: Path):
     from shipyard_cli.processes import free_port
 
     cert, key = self_signed_certificate(tmp_path)
@@ -138,6 +138,16 @@ def test_tls_and_a_custom_access_log_then_503_after_unload(trained_home, tmp_pat
                 after = client.post(f"{https}{path}", json=body)
                 assert after.status_code == 503, (path, after.text)
                 assert "not loaded" in after.json()["error"]
+            # Not ready while unloaded (KServe would say ready: no model left to ask), and a load loads it
+            # again (KServe's own load does nothing).
+            assert client.get(f"{https}/v2/health/ready").status_code == 503
+            other = client.post(f"{https}/v2/repository/models/nope/load")
+            assert other.status_code == 404 and "is not served here" in other.json()["error"]
+            loaded = client.post(f"{https}/v2/repository/models/fraud/load")
+            assert loaded.status_code == 200, loaded.text
+            assert client.get(f"{https}/v2/health/ready").status_code == 200
+            again = client.post(f"{https}/v2/models/fraud/infer", json=v2_body(GOOD))
+            assert again.status_code == 200 and again.json()["outputs"] == scored.json()["outputs"], again.text
     finally:
         server.stop()
     lines = log_path.read_text().splitlines()
