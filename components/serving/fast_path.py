@@ -189,7 +189,8 @@ class FastPath:
         if path == "/v2/health/ready" and not self.predictor.ready:  # unloaded (repository.py)
             await self._answer(send, error_answer(503, f"model {self.predictor.name!r} is not loaded"))
             return
-        if (repository := self.repository_load.match(path)) and repository.group(1) != self.predictor.name:
+        if (path.startswith("/v2/repository/") and (repository := self.repository_load.match(path))
+                and repository.group(1) != self.predictor.name):
             # KServe's extension turns every load failure into a 503 "not ready"
             await self._answer(send, error_answer(404, f"model {repository.group(1)!r} is not served here; "
                                                        f"this server serves {self.predictor.name!r}"))
