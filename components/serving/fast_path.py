@@ -176,8 +176,8 @@ class FastPath:
             if matched.group(1) != self._served_version():
                 answer = error_answer(404, version_not_served(self.predictor.name, matched.group(1),
                                                               self._served_version()))
-                if matched.group(2) == "/infer" and scope["method"] == "POST":
-                    await self._refuse(scope, receive, send, "v2", answer)
+                if matched.group(2) == "/infer" and scope["method"] == "POST":  # counted and logged
+                    await self._score(scope, receive, send, "v2", refusal=answer)
                 else:
                     await self._answer(send, answer)
                 return
@@ -246,7 +246,9 @@ class FastPath:
     def _served_version(self) -> str:
         return str(self.predictor.version)
 
-    async def _score(self, scope, receive, send, protocol: str) -> None:
+    async def _score(self, scope, receive, send, protocol: str, refusal: Answer | None = None) -> None:
+        """A scoring request's answer, counted and (when an error) recorded in the prediction log; ``refusal``:
+        the error its route alone decided (another version), given whatever the body."""
         started = time.perf_counter()
         request_id = header(scope, b"x-request-id")
         body = await read_body(receive)
@@ -264,7 +266,11 @@ class FastPath:
                                                 if k not in (b"content-encoding", b"content-length")],
                                               (b"content-length", str(len(body)).encode())]}
         answer: Answer | None
-        if not self.predictor.ready or scoring is None:
+        if refusal is not None:
+            json_length = header(scope, b"inference-header-content-length")
+            answer = refusal if scoring is None else scoring.failed_answer(protocol, request_id, refusal, body,
+                                                                           json_length=json_length)
+        elif not self.predictor.ready or scoring is None:
             answer = error_answer(503, f"model {self.predictor.name!r} is not loaded")
             if scoring is not None:  # unloading: the log may take it still (before load there is none)
                 scoring.failed_answer(protocol, request_id, answer)
@@ -296,19 +302,6 @@ class FastPath:
                                           (b"content-type", b"application/json")]}
         await self._through_kserve(scope, replay(body, receive), send, protocol, request_id, metrics, started,
                                    scoring, body)
-
-    async def _refuse(self, scope, receive, send, protocol: str, answer: Answer) -> None:
-        """An error ``answer`` to a scoring request refused before any parsing, counted and recorded in the
-        prediction log like every other."""
-        started = time.perf_counter()
-        body = await read_body(receive)
-        scoring = self.predictor.scoring
-        if scoring is not None:
-            scoring.metrics.request(protocol, answer.status).inc()
-            scoring.metrics.duration[protocol].observe(time.perf_counter() - started)
-            scoring.failed_answer(protocol, header(scope, b"x-request-id"), answer, body,
-                                  json_length=header(scope, b"inference-header-content-length"))
-        await self._answer(send, answer)
 
     async def _through_kserve(self, scope, receive, send, protocol, request_id, metrics, started,
                               scoring=None, body: bytes = b"") -> None:

@@ -57,23 +57,6 @@ def tensor_metadata(use_case: UseCase) -> list[dict]:
     return [{"name": f.name, "datatype": V2_DATATYPE[f.kind], "shape": [-1]} for f in use_case.request_fields]
 
 
-def check_output_parameters(request: InferRequest) -> None:
-    """No classification extension (tritonclient's ``class_count``: KServe would ignore it and answer the
-    raw probabilities, which a client expecting "score:index" strings misreads); the REST binary
-    extension's flags are booleans (KServe would take any truthy value for true)."""
-    for output in request.request_outputs or []:
-        if "classification" in (output.parameters or {}):
-            raise InvalidInput(f"output {output.name!r}: the classification extension (class_count) is not "
-                               "supported; the output is the score itself")
-    if request.from_grpc:  # gRPC has its own raw contents, and protobuf parameters
-        return
-    flags = [("binary_data_output", (request.parameters or {}).get("binary_data_output"))]
-    flags += [(f"output {o.name!r}: binary_data", o.binary_data) for o in request.request_outputs or []]
-    for where, value in flags:
-        if value is not None and not isinstance(value, bool):
-            raise InvalidInput(f"{where} must be true or false, got {value!r}")
-
-
 class ShipyardPredictor(kserve.Model):
     def __init__(self, settings: Settings, use_case: UseCase,
                  worker_start: Callable[[ShipyardPredictor], None] | None = None):
@@ -155,10 +138,10 @@ class ShipyardPredictor(kserve.Model):
             body = infer_request_payload(payload) if protocol == "v2" else payload
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
             if protocol == "v2":
-                check_requested_outputs([output.name for output in payload.request_outputs or []], self.use_case)
-                check_output_parameters(payload)
+                check_requested_outputs(payload, self.use_case)
             request_id = request_id or batch.request_id or new_request_id()
-            scores = await self.scoring.coalescer.score(Scorable("grpc" if from_grpc else protocol, batch, request_id))
+            scorable = Scorable("grpc" if from_grpc else protocol, batch, request_id)
+            scores = await self.scoring.coalescer.score(scorable)
             code = 200
         except InvalidInput as exc:
             code, error = 400, str(exc.reason)
@@ -195,7 +178,7 @@ class ShipyardPredictor(kserve.Model):
             response_headers["model-version"] = self.scoring.version_text
         if protocol == "v1":
             return self.scoring.response(protocol, scores, request_id)
-        return self.infer_response(payload, scores, batch.request_id or request_id)
+        return self.infer_response(payload, scores, scorable.response_id)
 
     def infer_response(self, request: InferRequest, scores: list[float], response_id: str) -> InferResponse:
         """The v2 answer, its "id" the request's own when it has one (the spec: returned as given)."""

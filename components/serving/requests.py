@@ -59,7 +59,8 @@ def decode_body(payload: Any) -> Any:
         try:
             return orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            if bytes(payload[:3]) == b"\xef\xbb\xbf" or str(payload[:1]) == "\ufeff":  # Python's parser skips it
+            bom = payload.startswith("\ufeff") if isinstance(payload, str) else bytes(payload[:3]) == b"\xef\xbb\xbf"
+            if bom:  # orjson refuses it; Python's parser, below, would skip it (KServe's route refuses it)
                 raise InvalidInput("request body starts with a byte order mark; send JSON without one") from None
             try:
                 return json.loads(bytes(payload) if not isinstance(payload, str) else payload)
@@ -211,14 +212,31 @@ def parse_v2(payload: Any, use_case: UseCase) -> Batch:
     return Batch(columns, sizes[fields[0].name], request_id)
 
 
-def check_requested_outputs(names: list[str], use_case: UseCase) -> None:
-    """A v2 request may name the outputs it wants; this model has one. KServe checks the names only when
-    it writes a REST answer, after the request was scored and logged, and not at all over gRPC, where an
-    unknown name was silently ignored: checked here, before anything is scored."""
-    unknown = sorted(set(names) - {use_case.output_name})
+def check_requested_outputs(request: Any, use_case: UseCase) -> None:
+    """What a KServe ``InferRequest`` (REST or gRPC) asks of its outputs, checked before anything is scored.
+
+    - Names: this model has one output. KServe checks names only when it writes a REST answer, after the
+      request was scored and logged, and ignores them over gRPC.
+    - No classification extension (tritonclient's ``class_count``): KServe would ignore it and answer the
+      raw scores, which a client expecting "score:index" strings misreads.
+    - The REST binary extension's flags are booleans: KServe would take any truthy value for true.
+    """
+    outputs = request.request_outputs or []
+    unknown = sorted({output.name for output in outputs} - {use_case.output_name})
     if unknown:
         raise InvalidInput(f"unknown output(s) {', '.join(map(repr, unknown))}; "
                            f"the model's output is {use_case.output_name!r}")
+    for output in outputs:
+        if "classification" in (output.parameters or {}):
+            raise InvalidInput(f"output {output.name!r}: the classification extension (class_count) is not "
+                               "supported; the output is the score itself")
+    if request.from_grpc:  # gRPC has raw contents instead, and protobuf parameters
+        return
+    flags = [("binary_data_output", (request.parameters or {}).get("binary_data_output"))]
+    flags += [(f"output {output.name!r}: binary_data", output.binary_data) for output in outputs]
+    for where, value in flags:
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInput(f"{where} must be true or false, got {value!r}")
 
 
 def _plain(value: Any, where: str) -> Any:
