@@ -102,7 +102,9 @@ def demo(rows: int = typer.Option(40_000, min=2_000, help="Baseline events to ge
                                          "and the retraining it starts (about 2.5 more minutes).")):
     """The whole loop: data, features, training pipeline, serving, traffic, drift, metrics."""
     from shipyard_cli.demo import run_demo
+    from shipyard_cli.processes import unwind_on_sigterm
 
+    unwind_on_sigterm()  # every server it started is stopped on the way out
     settings, use_case = context()
     scenario = scenario or use_case.demo_scenario or next(iter(use_case.scenarios))
     scenario_of(use_case, scenario)
@@ -120,13 +122,11 @@ def demo_prod(rows: int = typer.Option(20_000, min=2_000, help="Baseline events 
               alert_loop: bool = typer.Option(True, help="End with Prometheus + Alertmanager: drift alert "
                                               "firing and the retraining it starts.")):
     """The whole loop in the production shape: separate processes with empty homes, services only shared."""
-    import signal
-
     from shipyard.usecase import load_use_case
+    from shipyard_cli.processes import unwind_on_sigterm
     from shipyard_cli.prod_demo import describe, run_prod_demo
 
-    # A SIGTERM unwinds like Ctrl-C: every server is stopped and the database dropped on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    unwind_on_sigterm()  # every server stopped and the run's database dropped on the way out
 
     use_case = load_use_case(os.environ.get("SHIPYARD_USE_CASE", "fraud"))
     scenario = scenario or use_case.demo_scenario or next(iter(use_case.scenarios))

@@ -120,6 +120,14 @@ class ServerProcess:
         self.stop()
 
 
+def unwind_on_sigterm() -> None:
+    """A SIGTERM unwinds this process like Ctrl-C, so its ``finally`` blocks stop every server it started.
+
+    Each ``ServerProcess`` runs in a session of its own (its forked workers are stopped as one group), so a
+    signal to this process's group does not reach it: without this, ``kill`` left the servers running."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def http_ok(url: str) -> Callable[[], bool]:
     def check() -> bool:
         try:

@@ -33,7 +33,14 @@ import loadgen  # noqa: E402
 import prepare  # noqa: E402
 import servers  # noqa: E402
 
-from shipyard_cli.processes import ServerProcess, free_port, http_ok, start_mlflow_server, start_redis  # noqa: E402
+from shipyard_cli.processes import (  # noqa: E402
+    ServerProcess,
+    free_port,
+    http_ok,
+    start_mlflow_server,
+    start_redis,
+    unwind_on_sigterm,
+)
 from shipyard_cli.prod_demo import temporary_database  # noqa: E402
 
 OPEN_LOOP_SHARES = (0.3, 0.5, 0.7, 0.85)  # of one worker's measured capacity
@@ -109,6 +116,7 @@ def open_loop_points(predictor, bodies: list[bytes], closed_one: dict, seconds: 
 
 
 def main() -> None:
+    unwind_on_sigterm()  # `kill` stops the servers too
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("measurements.json"))

@@ -38,7 +38,7 @@ import prepare
 import server_latency
 import servers
 
-from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
+from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis, unwind_on_sigterm
 from shipyard_cli.prod_demo import temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,6 +244,7 @@ def spread(results: dict[str, list[dict]], key: str, ratio) -> str:
 
 
 def main() -> None:
+    unwind_on_sigterm()  # `kill` stops the servers too
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)

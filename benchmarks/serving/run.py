@@ -20,7 +20,7 @@ import prepare
 import report
 import servers
 
-from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis
+from shipyard_cli.processes import ServerProcess, free_port, start_mlflow_server, start_redis, unwind_on_sigterm
 from shipyard_cli.prod_demo import temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +85,7 @@ def run_shipyard(settings, work: Path, rows: list[dict], columns: list[str], sec
 
 
 def main() -> None:
+    unwind_on_sigterm()  # `kill` stops the servers too
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
