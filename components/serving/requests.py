@@ -63,7 +63,8 @@ def decode_body(payload: Any) -> Any:
             if bom:  # orjson refuses it; Python's parser, below, would skip it (KServe's route refuses it)
                 raise InvalidInput("request body starts with a byte order mark; send JSON without one") from None
             try:
-                return json.loads(bytes(payload) if not isinstance(payload, str) else payload)
+                # As UTF-8 only: json.loads would also read UTF-16 and UTF-32 bodies (the spec's JSON is UTF-8).
+                return json.loads(bytes(payload).decode("utf-8") if not isinstance(payload, str) else payload)
             except (ValueError, RecursionError):
                 raise InvalidInput(f"request body is not valid JSON: {exc}") from None
     return payload
@@ -79,6 +80,8 @@ def check_value(spec: RequestField, value: Any, where: str) -> Any:
         if len(value) > MAX_STRING_LENGTH:
             raise InvalidInput(f"{where}: field {spec.name!r} has {len(value)} characters; at most "
                                f"{MAX_STRING_LENGTH}")
+        if not is_unicode_text(value):
+            raise InvalidInput(f"{where}: field {spec.name!r} holds a lone surrogate (such as \\ud800), not text")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{where}: field {spec.name!r} must be a number, got {type(value).__name__}")
@@ -118,7 +121,21 @@ def check_request_id(value: Any, where: str) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_STRING_LENGTH:
         raise InvalidInput(f"{where} must be a string of at most {MAX_STRING_LENGTH} characters")
+    if not is_unicode_text(value):
+        raise InvalidInput(f"{where} holds a lone surrogate (such as \\ud800), not text")
     return value
+
+
+def is_unicode_text(value: str) -> bool:
+    """False for a string with a lone surrogate (JSON's "\\ud800" escape, which Python's parser lets through):
+    it cannot be encoded, so the model runtime and the prediction log's Parquet writer would fail on it."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_count(count: int, what: str) -> None:

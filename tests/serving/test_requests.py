@@ -151,3 +151,22 @@ def test_unbounded_numbers_stay_within_what_the_model_reads():
         check_value(RequestField("x", "float"), 3.5e38, "instances[0]")  # float32 would make it infinity
     with pytest.raises(InvalidInput, match="field 'n' must be >= -9223372036854775808"):
         check_value(RequestField("n", "int"), -(2**63) - 1, "instances[0]")
+
+
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udfff", b"x\\udc80y"])
+def test_a_lone_surrogate_escape_is_a_400_naming_the_field(escape):
+    """Valid JSON, but not text: the model runtime and the prediction log's Parquet writer cannot encode it."""
+    body = b'{"instances": [{"customer_id": 1, "amount": 1.0, "merchant_category": "' + escape + b'", "hour": 1}]}'
+    with pytest.raises(InvalidInput, match="field 'merchant_category' holds a lone surrogate"):
+        parse_v1(body, USE_CASE)
+    tensors = orjson.dumps(v2([GOOD]))[:-1] + b', "id": "' + escape + b'"}'
+    with pytest.raises(InvalidInput, match='request "id" holds a lone surrogate'):
+        parse_v2(tensors, USE_CASE)
+    assert parse_v1({"instances": [{**GOOD, "merchant_category": "caf\u00e9 \U0001f600"}]}, USE_CASE).size == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32-be"])
+def test_a_body_that_is_not_utf8_is_a_400(encoding):
+    body = orjson.dumps({"instances": [GOOD]}).decode().encode(encoding)
+    with pytest.raises(InvalidInput, match="not valid JSON"):
+        parse_v1(body, USE_CASE)
