@@ -200,6 +200,8 @@ class FastPath:
             await self.app(scope, receive, rewriting(send, rule, self.drain.draining))
             return
         if path in self.routes and scope["method"] != "POST":  # KServe: a 404 for the v1 route
+            if (scoring := self.predictor.scoring) is not None:  # every answer on a scoring route is counted
+                scoring.metrics.request(self.routes[path], 405).inc()
             await self._answer(send, error_answer(405, f"{path} takes POST, not {scope['method']}"),
                                [(b"allow", b"POST")])
             return

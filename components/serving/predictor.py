@@ -26,7 +26,7 @@ from pathlib import Path
 
 import kserve
 import numpy as np
-from grpc_interceptor.exceptions import GrpcException, Internal, NotFound
+from grpc_interceptor.exceptions import GrpcException, Internal, NotFound, Unavailable
 from kserve.errors import InferenceError, InvalidInput, ServerNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, RequestedOutput
 
@@ -148,9 +148,13 @@ class ShipyardPredictor(kserve.Model):
             raise
         except StoreUnavailable as exc:
             code, error = 503, f"online feature store unavailable: {exc}"
+            if from_grpc:  # KServe's interceptor reads a ``reason`` ServerNotReady lacks: UNKNOWN, not UNAVAILABLE
+                raise Unavailable(error) from None
             raise ServerNotReady(error) from None
         except ServerNotReady as exc:
             error = str(exc)
+            if from_grpc:
+                raise Unavailable(error) from None
             raise
         except GrpcException as exc:
             error = exc.details

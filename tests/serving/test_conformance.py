@@ -314,14 +314,20 @@ def test_both_paths_answer_alike_where_kserve_is_strict(server, change, status, 
 
 
 def test_wrong_methods_explain_and_other_versions_answer_4xx_and_count(server):
+    def counted(code: int) -> float:
+        return sum(float(line.split()[-1]) for line in httpx.get(f"{server.url}/metrics").text.splitlines()
+                   if line.startswith("shipyard_requests_total{") and f'code="{code}"' in line)
+
+    wrong_methods = counted(405)
     get = httpx.get(f"{server.url}/v1/models/fraud:predict", timeout=10)
     assert get.status_code == 405 and get.headers["allow"] == "POST" and "takes POST" in get.json()["error"]
+    assert httpx.put(f"{server.url}/v2/models/fraud/infer", timeout=10).status_code == 405
+    assert counted(405) == wrong_methods + 2
     explain = httpx.post(f"{server.url}/v1/models/fraud:explain", json={"instances": ROWS}, timeout=10)
     assert explain.status_code == 404 and "has no explainer" in explain.json()["error"]
 
     def not_found() -> float:
-        return sum(float(line.split()[-1]) for line in httpx.get(f"{server.url}/metrics").text.splitlines()
-                   if line.startswith("shipyard_requests_total{") and 'code="404"' in line)
+        return counted(404)
 
     before = not_found()
     other = httpx.post(f"{server.url}/v2/models/fraud/versions/9/infer", json={"inputs": v2_tensors(ROWS[0])},

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +20,14 @@ from tests.serving.conftest import redis_platform_for, run_predictor, start_serv
 from tests.serving.platforms import copy_platform, logged_when, new_project, require
 
 pytestmark = pytest.mark.integration
+
+def grpc_infer(address: str, rows: list[dict]) -> dict:
+    """tritonclient's gRPC infer, in a process of its own (tests/serving/grpc_client.py says why)."""
+    done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", address, json.dumps(rows)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
 
 GOOD = {"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}
 
@@ -169,16 +180,21 @@ def test_hung_redis_is_a_bounded_503_that_says_timeout(trained_home, prod_servic
     try:
         platform = redis_platform_for(trained_home, prod_services, tmp_path / "home", f"redis://127.0.0.1:{port}/0",
                                       new_project())
-        server, url = run_predictor(platform, tmp_path)
+        grpc_port = free_port()
+        server, url = start_serve(platform, tmp_path / "serve.log", "--grpc-port", str(grpc_port))
         body = {"instances": [GOOD]}
         assert httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10).status_code == 200
         redis.signal(signal.SIGSTOP)
         try:
             hung = [httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10) for _ in range(3)]
+            over_grpc = grpc_infer(f"127.0.0.1:{grpc_port}", [GOOD])
         finally:
             redis.signal(signal.SIGCONT)
         assert [r.status_code for r in hung] == [503] * 3
         assert all("timeout" in r.json()["error"] for r in hung), [r.text for r in hung]
+        # gRPC's name for a 503: UNAVAILABLE, which clients retry (KServe's interceptor alone gave UNKNOWN).
+        assert over_grpc["status"] == "StatusCode.UNAVAILABLE", over_grpc
+        assert "online feature store unavailable" in over_grpc["error"] and "timeout" in over_grpc["error"], over_grpc
         assert httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10).status_code == 200
     finally:
         if server is not None:
