@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +33,15 @@ class RunningPredictor:
     prediction_log_dir: Path
     process: ServerProcess
     platform: Platform
+
+
+def grpc_session(address: str, rows: list[dict], version: str = "", output: str = "") -> dict:
+    """Readiness, metadata and an infer built from the metadata, by tritonclient's gRPC client in a process
+    of its own (tests/serving/grpc_client.py says why)."""
+    done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", address, json.dumps(rows), version,
+                           output], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
 
 
 def run_predictor(platform: Platform, log_dir: Path) -> tuple[ServerProcess, str]:

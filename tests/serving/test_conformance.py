@@ -12,8 +12,6 @@ import asyncio
 import gzip
 import json
 import struct
-import subprocess
-import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +26,7 @@ from kserve.protocol.infer_type import InferInput, InferRequest
 from tritonclient.utils import InferenceServerException
 
 from shipyard_cli.processes import free_port
-from tests.serving.conftest import start_serve
+from tests.serving.conftest import grpc_session, start_serve
 from tests.serving.platforms import copy_platform, logged_when
 
 pytestmark = pytest.mark.integration
@@ -69,15 +67,6 @@ def inputs_from_metadata(metadata_inputs: list[dict], binary: bool) -> list:
         tensor.set_data_from_numpy(values, binary_data=binary)
         tensors.append(tensor)
     return tensors
-
-
-def grpc_session(server: Server, rows: list[dict], version: str = "", output: str = "") -> dict:
-    """Readiness, metadata and an infer built from the metadata, by tritonclient's gRPC client."""
-    done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", server.grpc_url, json.dumps(rows),
-                           version, output],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
 
 
 def v1_scores(server: Server) -> list[float]:
@@ -169,7 +158,7 @@ def test_kserves_own_clients_rest_v1_v2_and_grpc(server):
 
 
 def test_grpc_readiness_metadata_and_infer_match_http(server):
-    session = grpc_session(server, ROWS)
+    session = grpc_session(server.grpc_url, ROWS)
     assert session["live"] and session["ready"] and session["model_ready"]
     assert [i["name"] for i in session["metadata"]["inputs"]] == [
         "customer_id", "amount", "merchant_category", "hour"]
@@ -183,8 +172,8 @@ def test_grpc_readiness_metadata_and_infer_match_http(server):
 
 def test_grpc_infer_for_another_version_is_not_found_like_http(server):
     """KServe's gRPC server ignores the version a request names; the predictor answers it as HTTP does."""
-    assert grpc_session(server, ROWS, version="1")["scores"] == pytest.approx(v1_scores(server), abs=1e-12)
-    session = grpc_session(server, ROWS, version="7")
+    assert grpc_session(server.grpc_url, ROWS, version="1")["scores"] == pytest.approx(v1_scores(server), abs=1e-12)
+    session = grpc_session(server.grpc_url, ROWS, version="7")
     assert session["status"] == "StatusCode.NOT_FOUND", session
     assert "version 7 is not served here; it serves version 1" in session["error"]
     http = httpx.post(f"{server.url}/v2/models/fraud/versions/7/infer", json={"inputs": []}, timeout=10)
@@ -194,9 +183,9 @@ def test_grpc_infer_for_another_version_is_not_found_like_http(server):
 def test_an_unknown_output_is_refused_before_scoring_on_every_protocol(server):
     """KServe checks requested output names only when it writes a REST answer, after the request was
     scored and logged as answered, and ignores them over gRPC. The predictor refuses them first."""
-    assert grpc_session(server, ROWS, output="fraud_probability")["scores"] == pytest.approx(v1_scores(server),
-                                                                                           abs=1e-12)
-    session = grpc_session(server, ROWS, output="fraud_score")
+    scores = grpc_session(server.grpc_url, ROWS, output="fraud_probability")["scores"]
+    assert scores == pytest.approx(v1_scores(server), abs=1e-12)
+    session = grpc_session(server.grpc_url, ROWS, output="fraud_score")
     assert session["status"] == "StatusCode.INVALID_ARGUMENT", session
     assert "unknown output(s) 'fraud_score'; the model's output is 'fraud_probability'" in session["error"]
     body = {"id": "unknown-output", "outputs": [{"name": "fraud_score"}],
@@ -213,7 +202,7 @@ def test_an_unknown_output_is_refused_before_scoring_on_every_protocol(server):
 
 
 def test_grpc_bad_input_is_invalid_argument_naming_the_field(server):
-    session = grpc_session(server, [{**ROWS[0], "hour": 99}])
+    session = grpc_session(server.grpc_url, [{**ROWS[0], "hour": 99}])
     assert session["status"] == "StatusCode.INVALID_ARGUMENT", session
     assert "'hour' must be <= 23" in session["error"]
     # The refused request is in the prediction log as a failed gRPC record, under the request's own id.

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,17 +13,10 @@ import pytest
 
 from components.serving.prediction_log import read_prediction_log
 from shipyard_cli.processes import free_port, start_redis
-from tests.serving.conftest import redis_platform_for, run_predictor, start_serve
+from tests.serving.conftest import grpc_session, redis_platform_for, run_predictor, start_serve
 from tests.serving.platforms import copy_platform, logged_when, new_project, require
 
 pytestmark = pytest.mark.integration
-
-def grpc_infer(address: str, rows: list[dict]) -> dict:
-    """tritonclient's gRPC infer, in a process of its own (tests/serving/grpc_client.py says why)."""
-    done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", address, json.dumps(rows)],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
 
 
 GOOD = {"customer_id": 17, "amount": 42.5, "merchant_category": "grocery", "hour": 13}
@@ -187,7 +177,7 @@ def test_hung_redis_is_a_bounded_503_that_says_timeout(trained_home, prod_servic
         redis.signal(signal.SIGSTOP)
         try:
             hung = [httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10) for _ in range(3)]
-            over_grpc = grpc_infer(f"127.0.0.1:{grpc_port}", [GOOD])
+            over_grpc = grpc_session(f"127.0.0.1:{grpc_port}", [GOOD])
         finally:
             redis.signal(signal.SIGCONT)
         assert [r.status_code for r in hung] == [503] * 3
