@@ -14,7 +14,8 @@ tree ensembles and linear models score each row alone (``fastest_scorer`` checks
 predictions against each other at load).
 
 Failures: a store that did not answer (``StoreUnavailable``) fails every request of the flush, as it
-would have failed each alone, without asking the store again once per request. Any other exception is
+would have failed each alone, without asking the store again once per request; so does a model
+unloaded while the flush waited (``ModelNotLoaded``). Any other exception is
 not blamed on the whole batch: each request is then scored alone, so only the one that fails alone
 gets the error.
 """
@@ -28,6 +29,11 @@ from typing import Generic, TypeVar
 from components.serving.online_features import StoreUnavailable
 
 Item = TypeVar("Item")
+
+
+class ModelNotLoaded(Exception):
+    """The model was unloaded while the request waited for its flush: a 503, as for one that came later."""
+
 
 MAX_BATCH_REQUESTS = 64  # a flush scores at most this many requests; the rest go in the next turn
 WAIT_TURNS = 2  # loop turns a flush waits beyond the next one (see the module docstring)
@@ -63,7 +69,7 @@ class Coalescer(Generic[Item]):
             return
         try:
             results = self.score_many([item for item, _ in live])
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, ModelNotLoaded) as exc:
             for _, future in live:
                 _settle(future, exception=exc)
             return

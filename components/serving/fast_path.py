@@ -43,13 +43,14 @@ logger = logging.getLogger(__name__)
 ROUTE_HEADER = (b"x-shipyard-route", b"fast")  # which path answered: tests pin that the fast path serves
 
 
-async def read_body(receive) -> bytes:
-    """The request body, cut just past ``MAX_BODY_BYTES`` (the rest is drained, not kept)."""
+async def read_body(receive) -> bytes | None:
+    """The request body, cut just past ``MAX_BODY_BYTES`` (the rest is drained, not kept); None when the
+    client went away before sending all of it: there is nobody to answer, and half a body is no request."""
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunk = message.get("body", b"")
         if size <= MAX_BODY_BYTES:
             chunks.append(chunk)
@@ -137,7 +138,8 @@ class Drain:
 
 class FastPath:
     def __init__(self, app, predictor, fast: bool = True, drain: Drain | None = None, on_startup=None,
-                 on_shutdown=None, summed_metrics: bool = False, first: bool = False):
+                 on_shutdown=None, summed_metrics: bool = False, first: bool = False,
+                 repository_changes: bool = True):
         self.app, self.predictor, self.fast = app, predictor, fast
         # A worker's load, before the server accepts; its stop once requests in flight are answered.
         self.on_startup, self.on_shutdown = on_startup, on_shutdown
@@ -149,7 +151,8 @@ class FastPath:
                             f"/v1/models/{predictor.name}"}
         self.metadata_path = f"/v2/models/{predictor.name}"
         self.explain_path = f"/v1/models/{predictor.name}:explain"
-        self.repository_load = re.compile(r"^/v2/repository/models/([^/]+)/load$")
+        self.repository_change = re.compile(r"^/v2/repository/models/([^/]+)/(load|unload)$")
+        self.repository_changes = repository_changes  # False with several workers: see ``__call__``
         self.versioned = re.compile(rf"^/v2/models/{name}/versions/([^/]*)(/ready|/infer)?$")
         self.summed_metrics = summed_metrics  # several workers: /metrics is the sum over their processes
 
@@ -186,15 +189,20 @@ class FastPath:
         if self.drain.draining and path in self.ready_paths:
             await self._answer(send, error_answer(503, "shutting down: not ready for new traffic"))
             return
-        if path == "/v2/health/ready" and not self.predictor.ready:  # unloaded (repository.py)
+        if path in self.ready_paths and not self.predictor.ready:  # unloaded (repository.py)
             await self._answer(send, error_answer(503, f"model {self.predictor.name!r} is not loaded"))
             return
-        if (path.startswith("/v2/repository/") and (repository := self.repository_load.match(path))
-                and repository.group(1) != self.predictor.name):
-            # KServe's extension turns every load failure into a 503 "not ready"
-            await self._answer(send, error_answer(404, f"model {repository.group(1)!r} is not served here; "
-                                                       f"this server serves {self.predictor.name!r}"))
-            return
+        if path.startswith("/v2/repository/") and (repository := self.repository_change.match(path)):
+            if repository.group(1) != self.predictor.name:  # KServe's extension: a 503 "not ready" for a load
+                await self._answer(send, error_answer(404, f"model {repository.group(1)!r} is not served here; "
+                                                           f"this server serves {self.predictor.name!r}"))
+                return
+            if not self.repository_changes:
+                await self._answer(send, error_answer(409, (
+                    f"model {repository.group(2)} needs a server with one worker: with several, each worker "
+                    f"has its own copy of the model and this request would reach only one of them; restart the "
+                    f"server (roll the pods) to load the model again")))
+                return
         if path == self.metadata_path and scope["method"] == "GET":
             rule = with_versions(self._served_version())
             await self.app(scope, receive, rewriting(send, rule, self.drain.draining))
@@ -254,6 +262,9 @@ class FastPath:
         started = time.perf_counter()
         request_id = header(scope, b"x-request-id")
         body = await read_body(receive)
+        if body is None:  # not scored, counted or logged
+            logger.debug("client left before sending the whole body of a %s request", protocol)
+            return
         scoring = self.predictor.scoring
         metrics = scoring.metrics if scoring is not None else None
         encoding = header(scope, b"content-encoding")

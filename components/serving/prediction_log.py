@@ -271,6 +271,10 @@ class PredictionLog:
             writer.start()
         atexit.register(self.close)  # interpreter exit drains too, in case the owner never calls close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def append(self, records: list[dict]) -> None:
         self.append_columns(columns_of(records), len(records))
 

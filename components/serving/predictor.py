@@ -30,12 +30,13 @@ from grpc_interceptor.exceptions import GrpcException, Internal, NotFound, Unava
 from kserve.errors import InferenceError, InvalidInput, ServerNotReady
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, RequestedOutput
 
+from components.serving.coalescing import ModelNotLoaded
 from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import ModelInputs, fastest_scorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
 from components.serving.prediction_log import PredictionLog
 from components.serving.requests import (
-    check_request_id,
+    check_request_id_header,
     check_requested_outputs,
     infer_request_payload,
     new_request_id,
@@ -108,8 +109,7 @@ class ShipyardPredictor(kserve.Model):
         """KServe's unload: not ready first (the fast path answers 503), then close the log."""
         self.ready = False
         if self.scoring is not None:
-            self.scoring.features.stop()
-            self.scoring.log.close()
+            self.scoring.stop()
 
     def get_input_types(self) -> list[dict]:
         return tensor_metadata(self.use_case)
@@ -134,7 +134,7 @@ class ShipyardPredictor(kserve.Model):
             if from_grpc and payload.model_version not in (None, "", self.scoring.version_text):
                 code = 404  # HTTP's versioned routes answer 404 (fast_path.py); KServe's gRPC ignores versions
                 raise NotFound(version_not_served(self.name, payload.model_version, self.scoring.version_text))
-            request_id = check_request_id((headers or {}).get("x-request-id"), "header x-request-id")
+            request_id = check_request_id_header((headers or {}).get("x-request-id"))
             body = infer_request_payload(payload) if protocol == "v2" else payload
             batch = (parse_v2 if protocol == "v2" else parse_v1)(body, self.use_case)
             if protocol == "v2":
@@ -149,6 +149,11 @@ class ShipyardPredictor(kserve.Model):
         except StoreUnavailable as exc:
             code, error = 503, f"online feature store unavailable: {exc}"
             if from_grpc:  # KServe's interceptor reads a ``reason`` ServerNotReady lacks: UNKNOWN, not UNAVAILABLE
+                raise Unavailable(error) from None
+            raise ServerNotReady(error) from None
+        except ModelNotLoaded as exc:  # unloaded while it waited for its flush
+            code, error = 503, str(exc)
+            if from_grpc:
                 raise Unavailable(error) from None
             raise ServerNotReady(error) from None
         except ServerNotReady as exc:

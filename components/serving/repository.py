@@ -8,8 +8,12 @@ champion, or the pinned ``SHIPYARD_MODEL_VERSION``): unload then load is a reloa
 not loaded the fast path answers readiness with 503 (fast_path.py), so a readiness probe takes the
 pod out of traffic. ``kserve.ModelServer`` takes the repository as its public ``registered_models``.
 
-With several workers each has its own repository: a load or unload reaches the worker that takes
-the request, as with KServe's own.
+``unload`` stops the predictor and keeps it registered, not ready: KServe's own forgets the model,
+after which its readiness answered 404 (REST) and NOT_FOUND (gRPC ModelReady) as for a model this
+server never had. Kept, it answers 503 and ``ready: false``.
+
+With several workers each would have its own repository, and a load or unload would reach only the
+worker that takes the request: the fast path refuses both with a 409 there (fast_path.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 
 from kserve.errors import ModelNotFound
 from kserve.model_repository import ModelRepository
+from kserve.protocol.dataplane import DataPlane
 
 
 class SingleModelRepository(ModelRepository):
@@ -36,5 +41,37 @@ class SingleModelRepository(ModelRepository):
                 self.update(self.predictor)
         return self.predictor.ready
 
+    def unload(self, name: str) -> None:
+        if name != self.predictor.name:
+            raise KeyError(f"model with name {name} does not exist")  # KServe's extension: 404 ModelNotFound
+        self.predictor.stop()
+
     def __getstate__(self) -> dict:  # workers get the repository pickled; a lock does not pickle
         return {**self.__dict__, "loading": None}
+
+
+class ShipyardDataPlane(DataPlane):
+    """KServe's data plane with server readiness that follows the model and the drain, and no load on a
+    request's path.
+
+    - KServe's ``DataPlane.ready`` answers true whatever the models: gRPC ServerReady said ready while
+      the model was unloaded and while the server drained at SIGTERM (REST readiness is the fast path's).
+    - KServe's ``DataPlane.get_model`` loads a registered model that is not ready, inside the request, on
+      the event loop: a gRPC infer after an unload reloaded the model (seconds in which nothing else was
+      answered). Here the predictor answers it, with UNAVAILABLE (REST: 503) while it is not loaded.
+
+    ``ModelServer`` builds its servers from its public ``dataplane`` attribute at ``start``; server.py
+    puts this one there."""
+
+    def __init__(self, repository: SingleModelRepository, drain):
+        super().__init__(model_registry=repository)
+        self.repository, self.drain = repository, drain  # fast_path.Drain: ``draining`` once SIGTERM came
+
+    async def ready(self) -> bool:
+        return bool(self.repository.predictor.ready) and not self.drain.draining and await super().ready()
+
+    async def get_model(self, name: str):
+        model = self.repository.get_model(name)
+        if model is None:
+            raise ModelNotFound(name)
+        return model

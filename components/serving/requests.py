@@ -126,6 +126,15 @@ def check_request_id(value: Any, where: str) -> str | None:
     return value
 
 
+def check_request_id_header(value: str | None) -> str | None:
+    """The ``x-request-id`` header's value: a request id, and ASCII. Both paths read header bytes as latin-1
+    (HTTP's own rule), so a UTF-8 id would be logged and returned garbled; the v2 body's "id" takes any text."""
+    checked = check_request_id(value, "header x-request-id")
+    if checked is not None and not checked.isascii():
+        raise InvalidInput("header x-request-id must be ASCII; send other text as the v2 body's \"id\"")
+    return checked
+
+
 def is_unicode_text(value: str) -> bool:
     """False for a string with a lone surrogate (JSON's "\\ud800" escape, which Python's parser lets through):
     it cannot be encoded, so the model runtime and the prediction log's Parquet writer would fail on it."""

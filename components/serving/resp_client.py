@@ -4,16 +4,34 @@ redis-py spends ~70 µs of Python per command (connection pool, command objects,
 layers) on top of a ~25 µs loopback round trip; this speaks RESP directly. Any socket or protocol
 error closes the connection and raises ``ConnectionError``; the next call connects again, so the
 reader recovers by itself when Redis is back.
+
+- A kept-alive connection that Redis closed since the last call (its idle ``timeout`` setting, a
+  restart, ``CLIENT KILL``) is found closed when the reply should come: the read is sent again, once,
+  on a new connection (HMGET reads, so asking twice changes nothing). A new connection that fails is
+  not retried.
+- A Redis that does not answer within ``timeout`` (hung, not down) is not asked again for
+  ``hold_off`` seconds: calls in between fail at once with the same timeout message. The read is
+  synchronous on the server's event loop, so without this every queued request (liveness probes too)
+  waited one more ``timeout`` in turn; the price is up to ``hold_off`` of refusals after Redis wakes.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+import time
 
 
 class RespError(ConnectionError):
     """Redis did not answer, answered an error, or the reply was not what HMGET returns."""
+
+
+class RespClosed(RespError):
+    """Redis closed the connection (idle timeout, restart): a new connection may well answer."""
+
+
+class RespTimeout(RespError):
+    """Redis did not answer within the timeout: hung, or too slow."""
 
 
 def encode_command(*parts: bytes) -> bytes:
@@ -25,9 +43,11 @@ def encode_command(*parts: bytes) -> bytes:
 
 class RespConnection:
     def __init__(self, host: str, port: int, db: int = 0, password: str | None = None, timeout: float = 0.2,
-                 username: str | None = None):
+                 username: str | None = None, hold_off: float = 1.0):
         self.address, self.db, self.password, self.timeout = (host, port), db, password, timeout
         self.username = username  # a Redis 6 ACL user; without it AUTH is the default user's password
+        self.hold_off = hold_off  # after a timeout, seconds without asking Redis (module docstring)
+        self.held_until = 0.0  # time.monotonic() before which calls fail without asking
         self._sock: socket.socket | None = None
         self._reader = None
 
@@ -65,10 +85,10 @@ class RespConnection:
         try:
             waiting = self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
-            return RespError(f"timeout: Redis did not answer within {self.timeout:g} s")
+            return RespTimeout(f"timeout: Redis did not answer within {self.timeout:g} s")
         except OSError as exc:
             return RespError(f"{type(exc).__name__}: {exc}")
-        return RespError("connection closed by Redis" if not waiting else "incomplete reply from Redis")
+        return RespClosed("connection closed by Redis") if not waiting else RespError("incomplete reply from Redis")
 
     def _read_line(self) -> bytes:
         line = self._reader.readline()
@@ -98,21 +118,39 @@ class RespConnection:
 
     def hmget_many(self, keys: list[bytes], fields: list[bytes]) -> list[list[bytes | None]]:
         """One HMGET reply per key, in order, in one round trip."""
+        if time.monotonic() < self.held_until:
+            raise RespTimeout(f"timeout: Redis did not answer within {self.timeout:g} s; not asked again for "
+                            f"{self.hold_off:g} s")
         commands = b"".join(encode_command(b"HMGET", key, *fields) for key in keys)
+        kept = self._sock is not None
+        try:
+            replies = self._round_trip(commands, len(keys))
+        except RespClosed:
+            if not kept:
+                raise
+            replies = self._round_trip(commands, len(keys))  # closed while idle: once on a new connection
+        if not all(isinstance(r, list) and len(r) == len(fields) for r in replies):
+            raise RespError("HMGET reply does not match the requested fields")
+        return replies
+
+    def _round_trip(self, commands: bytes, count: int) -> list:
         try:
             if self._sock is None:
                 self._connect()
             self._sock.sendall(commands)
-            replies = [self._read_reply() for _ in keys]
+            return [self._read_reply() for _ in range(count)]
+        except RespError as exc:  # a reply that did not come whole (``_short_read``), or a Redis error
+            self.close()
+            if isinstance(exc, RespTimeout):
+                self.held_until = time.monotonic() + self.hold_off
+            raise
         except (BlockingIOError, TimeoutError) as exc:  # SO_SNDTIMEO / connect timeout: a hung Redis
             self.close()
-            raise RespError(f"timeout: Redis did not answer within {self.timeout:g} s") from exc
+            self.held_until = time.monotonic() + self.hold_off
+            raise RespTimeout(f"timeout: Redis did not answer within {self.timeout:g} s") from exc
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+            self.close()
+            raise RespClosed(f"connection closed by Redis ({type(exc).__name__})") from exc
         except (OSError, ValueError) as exc:
             self.close()
             raise RespError(f"{type(exc).__name__}: {exc}") from exc
-        except RespError:
-            self.close()
-            raise
-        if not all(isinstance(r, list) and len(r) == len(fields) for r in replies):
-            raise RespError("HMGET reply does not match the requested fields")
-        return replies

@@ -25,7 +25,7 @@ import orjson
 from kserve.errors import InvalidInput
 
 from components.serving.binary_tensors import check_binary_request
-from components.serving.coalescing import Coalescer
+from components.serving.coalescing import Coalescer, ModelNotLoaded
 from components.serving.metrics import ServingMetrics
 from components.serving.model_runtime import OnnxScorer, SklearnScorer
 from components.serving.online_features import OnlineFeatures, StoreUnavailable
@@ -34,6 +34,7 @@ from components.serving.requests import (
     MAX_BODY_BYTES,
     Batch,
     check_request_id,
+    check_request_id_header,
     decode_body,
     new_request_id,
     parse_v1,
@@ -127,6 +128,14 @@ class Scoring:
         self.model_name, self.version_text = use_case.model_name, str(version)
         self.output_name = use_case.output_name  # the contract's: a probability or the predicted label
         self.coalescer: Coalescer[Scorable] = Coalescer(self.score_many)
+        self.stopped = False
+
+    def stop(self) -> None:
+        """The model's unload: requests still queued get a 503 (``ModelNotLoaded``), then the store connection
+        and the prediction log close (writing what is buffered)."""
+        self.stopped = True
+        self.features.stop()
+        self.log.close()
 
     def unknown_categories(self, columns: dict[str, list], size: int) -> list[bool]:
         """Per instance: does any category field hold a value the model never saw in training?"""
@@ -146,6 +155,8 @@ class Scoring:
     def score_many(self, requests: Sequence[Scorable]) -> list[list[float]]:
         """``score`` for several requests at once: one feature lookup and one model call for all their
         instances (coalescing.py), each instance logged under its own request's id and protocol."""
+        if self.stopped:  # unloaded while these requests waited for their flush
+            raise ModelNotLoaded(f"model {self.model_name!r} is not loaded")
         started = time.perf_counter()
         if len(requests) == 1:
             given = requests[0].batch.columns
@@ -203,7 +214,7 @@ class Scoring:
         """The 400 a JSON request gets before KServe's route sees it (the same checks as ``respond``),
         recorded in the prediction log like ``respond``'s."""
         try:
-            check_request_id(request_id, "header x-request-id")
+            check_request_id_header(request_id)
             (parse_v2 if protocol == "v2" else parse_v1)(decode_body(body), self.use_case)
         except InvalidInput as exc:
             return self.failed_answer(protocol, request_id, error_answer(400, str(exc.reason)), body)
@@ -216,7 +227,7 @@ class Scoring:
         """The 400 a request in the binary tensor data extension gets when its framing is broken
         (binary_tensors.py), before KServe's decoder would fail on it with a 500; recorded like ``check``'s."""
         try:
-            check_request_id(request_id, "header x-request-id")
+            check_request_id_header(request_id)
             check_binary_request(body, json_length)
         except InvalidInput as exc:
             answer = error_answer(400, str(exc.reason))
@@ -233,6 +244,8 @@ class Scoring:
                 "score": None}
         records = ([{**{name: batch.columns[name][i] for name in batch.columns}, **base} for i in range(batch.size)]
                    if batch is not None and batch.size else [base])
+        if self.log.closed:  # unloaded: the refusals of the requests still arriving have no log to go to
+            return
         try:
             self.log.append(records)
         except Exception as exc:
@@ -257,7 +270,7 @@ class Scoring:
             if len(body) > MAX_BODY_BYTES:
                 answer = error_answer(413, f"request body has {len(body)} bytes; at most {MAX_BODY_BYTES}")
                 return self.failed_answer(protocol, request_id, answer)
-            check_request_id(request_id, "header x-request-id")
+            check_request_id_header(request_id)
             payload = decode_body(body)
             batch = (parse_v2 if protocol == "v2" else parse_v1)(payload, self.use_case)
             binary = binary_output_requested(payload, self.output_name) if protocol == "v2" else False
@@ -284,6 +297,8 @@ class Scoring:
                 error = exc
         if isinstance(error, StoreUnavailable):
             answer = error_answer(503, f"online feature store unavailable: {error}")
+        elif isinstance(error, ModelNotLoaded):
+            answer = error_answer(503, str(error))
         else:
             logger.error("internal error in %s scoring (request id %s)", request.protocol, request.request_id,
                          exc_info=error)

@@ -80,7 +80,8 @@ def add_fast_path(predictor, options: ServeOptions, **hooks) -> None:
 
     from components.serving.fast_path import Drain, FastPath
 
-    app.add_middleware(FastPath, predictor=predictor, fast=options.fast_path, drain=Drain(options.drain_seconds),
+    hooks.setdefault("drain", Drain(options.drain_seconds))
+    app.add_middleware(FastPath, predictor=predictor, fast=options.fast_path,
                        first=options.access_log_format is None, **hooks)
 
 
@@ -92,10 +93,29 @@ def quiet_request_logs(options: ServeOptions) -> None:
         logging.getLogger("kserve.trace").disabled = True
 
 
+class AnsweredRefusals(logging.Filter):
+    """Drops KServe's traceback for a refusal it answered: a 503 (``ServerNotReady``, ``ModelNotReady``) or a
+    400 (``InvalidInput``). KServe logs "Exception:" with the traceback for each one; these are counted in
+    ``shipyard_requests_total`` and recorded in the prediction log, and a store outage at 1,000 req/s wrote
+    1,000 tracebacks a second. Other exceptions keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from kserve.errors import InvalidInput, ModelNotReady, ServerNotReady
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, (ServerNotReady, ModelNotReady, InvalidInput))
+
+
+def quiet_answered_refusals() -> None:
+    kserve_log = logging.getLogger("kserve")  # KServe's own logger (kserve.logging.KSERVE_LOGGER_NAME)
+    if not any(isinstance(f, AnsweredRefusals) for f in kserve_log.filters):
+        kserve_log.addFilter(AnsweredRefusals())
+
+
 def start_worker(options: ServeOptions, predictor) -> None:
     """Run in each REST worker process as its (unloaded) predictor is unpickled (predictor.py): the fast
     path on this worker's app, with the worker's start-up and shutdown as its lifespan hooks."""
-    add_fast_path(predictor, options, summed_metrics=True,
+    add_fast_path(predictor, options, summed_metrics=True, repository_changes=False,
                   on_startup=functools.partial(worker_startup, options, predictor), on_shutdown=predictor.stop)
 
 
@@ -109,6 +129,7 @@ def worker_startup(options: ServeOptions, predictor) -> None:
     no handler of its own, ends without running ``atexit``."""
     log_to_stderr()
     quiet_request_logs(options)
+    quiet_answered_refusals()
     predictor.load()
     freeze_loaded_objects()
 
@@ -136,23 +157,27 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
     metrics_dir = multiprocess_metrics_dir(options.workers)
     import kserve
 
+    from components.serving.fast_path import Drain
     from components.serving.predictor import ShipyardPredictor
-    from components.serving.repository import SingleModelRepository
+    from components.serving.repository import ShipyardDataPlane, SingleModelRepository
 
     log_to_stderr()
     worker_start = functools.partial(start_worker, options) if options.workers > 1 else None
     predictor = ShipyardPredictor(settings, use_case, worker_start)
     predictor.load()
+    drain = Drain(options.drain_seconds)  # with workers, each has its own; this one then never drains
     if options.workers == 1:
-        add_fast_path(predictor, options)
+        add_fast_path(predictor, options, drain=drain)
         freeze_loaded_objects()  # workers freeze their own, after their load
     # Per-request latency logging costs throughput and duplicates the request histograms.
     server = kserve.ModelServer(
         http_port=options.port, grpc_port=options.grpc_port or 8081, enable_grpc=options.grpc_port > 0,
         enable_latency_logging=False, workers=options.workers, grace_period=options.grace_seconds,
         access_log_format=options.access_log_format, ssl_certfile=options.ssl_certfile,
-        ssl_keyfile=options.ssl_keyfile, registered_models=SingleModelRepository(predictor))
+        ssl_keyfile=options.ssl_keyfile, registered_models=(repository := SingleModelRepository(predictor)))
+    server.dataplane = ShipyardDataPlane(repository, drain)  # read by ``start`` (repository.py)
     quiet_request_logs(options)
+    quiet_answered_refusals()
     try:
         server.start([predictor])
     finally:

@@ -141,3 +141,64 @@ def test_concurrent_requests_share_one_lookup_and_get_the_answers_they_get_alone
     for i in range(count):  # each record carries its own request's inputs and score
         record = logged.loc[f"together-{i}"]
         assert record["amount"] == 5.0 + 17 * i and record["score"] == alone[i][0]
+
+
+@pytest.mark.integration
+def test_requests_queued_when_the_model_is_unloaded_get_a_503_not_a_500(trained_home, tmp_path):
+    """An unload (repository.py) closes the prediction log under requests already waiting for their flush:
+    they get the 503 a later request gets, on the fast path and on KServe's route, not a 500."""
+    from kserve.errors import ServerNotReady
+
+    predictor = loaded_predictor(trained_home, SHIPYARD_PREDICTION_LOG_DIR=str(tmp_path / "predictions"))
+    scoring = predictor.scoring
+
+    async def unload_while_queued():
+        fast = [asyncio.ensure_future(scoring.respond("v1", body(i), f"queued-{i}")) for i in range(3)]
+        kserve_route = asyncio.ensure_future(predictor.predict(orjson.loads(body(3)), headers={}))
+        await asyncio.sleep(0)  # each request is parsed and waits for its flush
+        predictor.stop()
+        return await asyncio.gather(*fast, kserve_route, return_exceptions=True)
+    *answers, refused = asyncio.run(unload_while_queued())
+    assert [a.status for a in answers] == [503] * 3, [a.body for a in answers]
+    assert all(b"'fraud' is not loaded" in a.body for a in answers)
+    assert isinstance(refused, ServerNotReady) and "not loaded" in str(refused), repr(refused)
+
+
+@pytest.mark.integration
+def test_a_client_that_leaves_mid_body_is_not_answered_counted_or_logged(predictor):
+    app = FastPath(Starlette(), predictor=predictor)
+    whole = body(7)
+    messages = iter([{"type": "http.request", "body": whole[:20], "more_body": True}, {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "method": "POST", "path": "/v1/models/fraud:predict", "raw_path": b"",
+             "query_string": b"", "headers": [(b"x-request-id", b"left-mid-body")]}
+
+    def answered() -> float:  # v1 scoring answers counted, whatever their status
+        return sum(sample.value for metric in REGISTRY.collect() for sample in metric.samples
+                   if sample.name == "shipyard_requests_total" and sample.labels.get("protocol") == "v1")
+    before = answered()
+    asyncio.run(app(scope, receive, send))
+    assert sent == [] and answered() == before
+    messages = iter([{"type": "http.request", "body": whole, "more_body": False}])  # the same, whole
+    asyncio.run(app({**scope, "headers": [(b"x-request-id", b"sent-whole")]}, receive, send))
+    assert sent[0]["status"] == 200 and answered() == before + 1
+    predictor.scoring.log.flush()
+    logged = set(read_prediction_log(predictor.settings.prediction_log_dir)["request_id"])
+    assert "sent-whole" in logged and "left-mid-body" not in logged
+
+
+@pytest.mark.integration
+def test_a_request_id_header_that_is_not_ascii_is_a_400_on_both_paths(predictor):
+    from kserve.errors import InvalidInput
+
+    garbled = "caf\u00e9".encode().decode("latin-1")  # UTF-8 header bytes, as the server reads them
+    refused = asyncio.run(predictor.scoring.respond("v1", body(1), garbled))
+    assert refused.status == 400 and b"x-request-id must be ASCII" in refused.body
+    with pytest.raises(InvalidInput, match="x-request-id must be ASCII"):
+        asyncio.run(predictor.predict(orjson.loads(body(1)), headers={"x-request-id": garbled}))

@@ -1,8 +1,11 @@
-"""The fast Redis reader with an ACL user and password on a private redis-server; TLS goes to Feast's client."""
+"""The fast Redis reader on a private redis-server: an ACL user and password (TLS goes to Feast's client), a
+connection Redis closed while idle, a hung Redis."""
 
 from __future__ import annotations
 
 import shutil
+import signal
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,7 +13,7 @@ import pytest
 import redis
 
 from components.serving.feature_readers import parse_connection_string, resp_connection
-from components.serving.resp_client import RespConnection, RespError
+from components.serving.resp_client import RespConnection, RespError, RespTimeout
 from shipyard_cli.processes import free_port, start_redis
 from tests.serving.platforms import require
 
@@ -45,3 +48,45 @@ def test_acl_user_reads_and_a_wrong_password_is_refused(tmp_path: Path):
             RespConnection("127.0.0.1", port, password="wrong", username="reader").hmget_many([b"key"], [b"a"])
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_port(tmp_path: Path):
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    port = free_port()
+    server = start_redis(port, tmp_path / "redis.log")
+    admin = redis.Redis(port=port)
+    admin.hset(b"key", mapping={b"a": b"1"})
+    try:
+        yield port, admin, server
+    finally:
+        admin.close()
+        server.stop()
+
+
+def test_a_connection_redis_closed_while_idle_is_read_again_on_a_new_one(redis_port):
+    """Redis's idle ``timeout``, a restart or CLIENT KILL close the kept-alive socket between two reads: the
+    next read still answers (before, it failed once with "connection closed by Redis": a 503)."""
+    port, admin, _ = redis_port
+    reader = RespConnection("127.0.0.1", port)
+    assert reader.hmget_many([b"key"], [b"a"]) == [[b"1"]]
+    for _ in range(3):
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 1  # the reader's connection
+        assert reader.hmget_many([b"key"], [b"a", b"b"]) == [[b"1", None]]
+
+
+def test_a_hung_redis_is_not_asked_again_during_the_hold_off(redis_port):
+    port, _, server = redis_port
+    reader = RespConnection("127.0.0.1", port, hold_off=2.0)
+    assert reader.hmget_many([b"key"], [b"a"]) == [[b"1"]]
+    server.signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(RespTimeout, match="did not answer within 0.2 s$"):
+            reader.hmget_many([b"key"], [b"a"])
+    finally:
+        server.signal(signal.SIGCONT)
+    # Redis answers again, but the reader holds off (the server's event loop is not held by a hung read).
+    with pytest.raises(RespTimeout, match="not asked again for 2 s"):
+        reader.hmget_many([b"key"], [b"a"])
+    time.sleep(2.1)
+    assert reader.hmget_many([b"key"], [b"a"]) == [[b"1"]]

@@ -4,7 +4,7 @@ import orjson
 import pytest
 from kserve.errors import InvalidInput
 
-from components.serving.requests import MAX_INSTANCES, parse_v1, parse_v2
+from components.serving.requests import MAX_INSTANCES, check_request_id_header, parse_v1, parse_v2
 from usecases.fraud import USE_CASE
 
 pytestmark = pytest.mark.unit
@@ -170,3 +170,10 @@ def test_a_body_that_is_not_utf8_is_a_400(encoding):
     body = orjson.dumps({"instances": [GOOD]}).decode().encode(encoding)
     with pytest.raises(InvalidInput, match="not valid JSON"):
         parse_v1(body, USE_CASE)
+
+
+def test_a_request_id_header_must_be_ascii():
+    """Header bytes are read as latin-1 (HTTP's rule): a UTF-8 id would come back and be logged garbled."""
+    assert check_request_id_header("req-42") == "req-42" and check_request_id_header(None) is None
+    with pytest.raises(InvalidInput, match="header x-request-id must be ASCII"):
+        check_request_id_header("caf\u00e9".encode().decode("latin-1"))

@@ -105,10 +105,15 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 
 
 def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_home, tmp_path: Path):
+    """Also gRPC readiness (its port stays plaintext): false while unloaded and once SIGTERM starts the drain."""
+    import signal
+
     from shipyard_cli.processes import free_port
+    from tests.serving.conftest import grpc_session
 
     cert, key = self_signed_certificate(tmp_path)
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
+    grpc_address = f"127.0.0.1:{grpc_port}"
     home = tmp_path / "home"
     log_path = tmp_path / "serve.log"
     https = f"https://127.0.0.1:{port}"
@@ -121,7 +126,8 @@ def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_
 
     from shipyard_cli.processes import ServerProcess
 
-    server = ServerProcess(["serve", "--port", str(port), "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
+    server = ServerProcess(["serve", "--port", str(port), "--grpc-port", str(grpc_port), "--drain-seconds", "30",
+                            "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
                             "--access-log-format", 'ACCESS %(s)s "%(r)s" route=%({x-shipyard-route}o)s'],
                            log_path, copy_platform(trained_home, home).env)
     server.start_until(ready)
@@ -138,9 +144,14 @@ def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_
                 after = client.post(f"{https}{path}", json=body)
                 assert after.status_code == 503, (path, after.text)
                 assert "not loaded" in after.json()["error"]
-            # Not ready while unloaded (KServe would say ready: no model left to ask), and a load loads it
-            # again (KServe's own load does nothing).
-            assert client.get(f"{https}/v2/health/ready").status_code == 503
+            # Not ready while unloaded (KServe would say ready: no model left to ask; and its model readiness
+            # 404, the model forgotten), and a load loads it again (KServe's own load does nothing).
+            for path in ("/v2/health/ready", "/v2/models/fraud/ready", "/v1/models/fraud"):
+                not_ready = client.get(f"{https}{path}")
+                assert not_ready.status_code == 503 and "not loaded" in not_ready.json()["error"], path
+            unloaded_grpc = grpc_session(grpc_address, [GOOD])
+            assert (unloaded_grpc["ready"], unloaded_grpc["model_ready"]) == (False, False), unloaded_grpc
+            assert unloaded_grpc.get("status") == "StatusCode.UNAVAILABLE", unloaded_grpc.get("scores")
             other = client.post(f"{https}/v2/repository/models/nope/load")
             assert other.status_code == 404 and "is not served here" in other.json()["error"]
             loaded = client.post(f"{https}/v2/repository/models/fraud/load")
@@ -148,6 +159,10 @@ def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_
             assert client.get(f"{https}/v2/health/ready").status_code == 200
             again = client.post(f"{https}/v2/models/fraud/infer", json=v2_body(GOOD))
             assert again.status_code == 200 and again.json()["outputs"] == scored.json()["outputs"], again.text
+            assert grpc_session(grpc_address, [GOOD])["ready"] is True
+            server.signal(signal.SIGTERM)  # the drain: not ready, still scoring
+            draining = grpc_session(grpc_address, [GOOD])
+            assert draining["ready"] is False and len(draining["scores"]) == 1, draining
     finally:
         server.stop()
     lines = log_path.read_text().splitlines()

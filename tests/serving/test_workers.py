@@ -88,6 +88,11 @@ def test_two_workers_answer_v1_and_v2_and_log_every_request_once(trained_home, t
         assert summed(metrics, "v2") == REQUESTS_PER_PROTOCOL
         assert summed(metrics, "grpc") == 1
         assert 'shipyard_model_info{' in metrics
+        # A repository load or unload would reach one worker only: refused, and every worker stays ready.
+        for change in ("unload", "load"):
+            refused = httpx.post(f"{url}/v2/repository/models/fraud/{change}", timeout=10)
+            assert refused.status_code == 409 and "one worker" in refused.json()["error"], refused.text
+        assert all(httpx.get(f"{url}/v2/models/fraud/ready", timeout=10).status_code == 200 for _ in range(8))
     finally:
         code = process.stop()
     assert code == 0, process.log_tail()
