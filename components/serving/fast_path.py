@@ -37,7 +37,15 @@ import zlib
 from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.metrics import multiprocess_exposition
 from components.serving.requests import MAX_BODY_BYTES, new_request_id
-from components.serving.scoring import Answer, error_answer, error_of, internal_error, request_id_in, version_not_served
+from components.serving.scoring import (
+    RECORDED_BY_PREDICTOR,
+    Answer,
+    error_answer,
+    error_of,
+    internal_error,
+    request_id_in,
+    version_not_served,
+)
 
 logger = logging.getLogger(__name__)
 ROUTE_HEADER = (b"x-shipyard-route", b"fast")  # which path answered: tests pin that the fast path serves
@@ -324,9 +332,11 @@ class FastPath:
         given = request_id
         request_id = request_id or new_request_id()
         failure: dict = {}
+        recorded: list = []  # the predictor's own record of this failure, with its inputs
+        token = RECORDED_BY_PREDICTOR.set(recorded)
 
         def record_failure(status: int, error: str | None) -> None:
-            if scoring is not None:  # the id the client knows: its header's, else its v2 body's "id"
+            if scoring is not None and not recorded:  # the id the client knows: header's, else v2 body's "id"
                 json_length = header(scope, b"inference-header-content-length")
                 scoring.failed(protocol, given or request_id_in(body, json_length) or request_id, status, error)
 
@@ -360,6 +370,8 @@ class FastPath:
             answer = internal_error(request_id, f"{protocol} route")
             record_failure(answer.status, error_of(answer.body))
             await self._answer(send, answer)
+        finally:
+            RECORDED_BY_PREDICTOR.reset(token)
 
     async def _answer(self, send, answer: Answer, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         headers = [(b"content-type", answer.content_type), (b"content-length", str(len(answer.body)).encode()),

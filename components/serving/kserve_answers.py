@@ -3,9 +3,10 @@
 Where KServe's own routes answer, the fast-path middleware passes their responses through one of
 these rules: FastAPI's errors (``{"detail": ...}``, 404 for an unknown route, 405, 422 for a body that
 fails its pydantic model) become ``{"error": "..."}`` (a 422 becomes a 400, like every other bad
-request here); model metadata lists the served version, which KServe leaves ``null``; and
-inference responses drop the ``"parameters": null`` KServe writes where the spec wants an object or
-nothing. Only responses a rule wants are buffered; the rest stream through untouched.
+request here); a 503 the predictor raised loses the "Server is not ready. " KServe puts before its
+message (the fast path answers the same message alone); model metadata lists the served version, which
+KServe leaves ``null``; and inference responses drop the ``"parameters": null`` KServe writes where the
+spec wants an object or nothing. Only responses a rule wants are buffered; the rest stream through untouched.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def error_text(detail) -> str:
     return str(detail)
 
 
+SERVER_NOT_READY = "Server is not ready. "  # kserve.errors.ServerNotReady's prefix to a detail
+
+
 def errors_as_error_key(status: int, body: dict) -> tuple[int, dict]:
     if status >= 400 and "detail" in body and "error" not in body:
         return (400 if status == 422 else status), {"error": error_text(body["detail"])}
+    if status == 503 and isinstance(error := body.get("error"), str) and error.startswith(SERVER_NOT_READY):
+        body["error"] = error[len(SERVER_NOT_READY):]
     return status, body
 
 

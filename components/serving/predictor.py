@@ -43,7 +43,7 @@ from components.serving.requests import (
     parse_v1,
     parse_v2,
 )
-from components.serving.scoring import Scorable, Scoring, version_not_served
+from components.serving.scoring import RECORDED_BY_PREDICTOR, Scorable, Scoring, version_not_served
 from shipyard import registry
 from shipyard.settings import Settings
 from shipyard.usecase import UseCase
@@ -175,7 +175,12 @@ class ShipyardPredictor(kserve.Model):
                 raise Internal(error) from None
             raise InferenceError(error) from None
         finally:
-            # REST answers are counted and their failures logged by the middleware (fast_path.py).
+            # REST answers are counted and their failures logged by the middleware (fast_path.py), except a
+            # failure after the inputs parsed: recorded here with them (one record per instance).
+            if not from_grpc and code != 200 and batch is not None and self.scoring is not None and (
+                    recorded := RECORDED_BY_PREDICTOR.get()) is not None:
+                self.scoring.failed(protocol, request_id, code, error, batch)
+                recorded.append(request_id)
             if from_grpc and self.scoring is not None:
                 self.scoring.metrics.request("grpc", code).inc()
                 self.scoring.metrics.duration["grpc"].observe(time.perf_counter() - started)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,10 @@ from shipyard.usecase import UseCase
 
 JSON = b"application/json"
 logger = logging.getLogger(__name__)
+
+# A request on KServe's REST route: the middleware records its failure from the answer (fast_path.py), unless
+# the predictor recorded it already, with the inputs it parsed, and said so here (a per-request list).
+RECORDED_BY_PREDICTOR: ContextVar[list | None] = ContextVar("recorded_by_predictor", default=None)
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,11 @@ def test_the_raw_bytes_complaint_stays_when_it_is_the_only_one():
 def test_other_answers_pass_unchanged():
     assert errors_as_error_key(200, {"outputs": []}) == (200, {"outputs": []})
     assert errors_as_error_key(404, {"detail": "Not Found"}) == (404, {"error": "Not Found"})
+
+
+def test_a_503_the_predictor_raised_says_its_own_message_alone():
+    """KServe's ServerNotReady puts "Server is not ready. " before the predictor's message; its own bare
+    readiness answer keeps its words."""
+    assert errors_as_error_key(503, {"error": "Server is not ready. online feature store unavailable: timeout"}) == (
+        503, {"error": "online feature store unavailable: timeout"})
+    assert errors_as_error_key(503, {"error": "Server is not ready."}) == (503, {"error": "Server is not ready."})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import signal
+import struct
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from components.serving.prediction_log import read_prediction_log
@@ -177,11 +179,15 @@ def test_hung_redis_is_a_bounded_503_that_says_timeout(trained_home, prod_servic
         redis.signal(signal.SIGSTOP)
         try:
             hung = [httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10) for _ in range(3)]
+            # The binary tensor extension goes to KServe's own route (fast_path.py): its 503 is logged too.
+            binary, headers = binary_v2_request("hung-binary", GOOD)
+            hung.append(httpx.post(f"{url}/v2/models/fraud/infer", content=binary, headers=headers, timeout=10))
             over_grpc = grpc_session(f"127.0.0.1:{grpc_port}", [GOOD])
         finally:
             redis.signal(signal.SIGCONT)
-        assert [r.status_code for r in hung] == [503] * 3
-        assert all("timeout" in r.json()["error"] for r in hung), [r.text for r in hung]
+        assert [r.status_code for r in hung] == [503] * 4
+        assert all(r.json()["error"].startswith("online feature store unavailable: timeout") for r in hung), \
+            [r.text for r in hung]
         # gRPC's name for a 503: UNAVAILABLE, which clients retry (KServe's interceptor alone gave UNKNOWN).
         assert over_grpc["status"] == "StatusCode.UNAVAILABLE", over_grpc
         assert "online feature store unavailable" in over_grpc["error"] and "timeout" in over_grpc["error"], over_grpc
@@ -192,7 +198,26 @@ def test_hung_redis_is_a_bounded_503_that_says_timeout(trained_home, prod_servic
             after.append(httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10))
             time.sleep(0.1)
         assert all(r.status_code == 503 and "timeout" in r.json()["error"] for r in after[:-1]), after
+        server.stop()  # writes the prediction log
+        server = None
+        log = read_prediction_log(platform.settings.prediction_log_dir).set_index("request_id")
+        # KServe's route recorded it as the fast path does: with its inputs, in the predictor's own words.
+        record = log.loc["hung-binary"]
+        assert (record["status"], record["customer_id"], record["merchant_category"]) == (503, 17, "grocery")
+        assert record["error"].startswith("online feature store unavailable: timeout"), record["error"]
     finally:
         if server is not None:
             server.stop()
         redis.stop()
+
+
+def binary_v2_request(request_id: str, row: dict) -> tuple[bytes, dict]:
+    """``row`` as a v2 request in the binary tensor data extension (what tritonclient sends by default)."""
+    parts = [("customer_id", "INT64", struct.pack("<q", row["customer_id"])),
+             ("amount", "FP64", struct.pack("<d", row["amount"])),
+             ("merchant_category", "BYTES", struct.pack("<I", len(row["merchant_category"]))
+              + row["merchant_category"].encode()),
+             ("hour", "INT64", struct.pack("<q", row["hour"]))]
+    header = orjson.dumps({"id": request_id, "inputs": [
+        {"name": n, "datatype": t, "shape": [1], "parameters": {"binary_data_size": len(d)}} for n, t, d in parts]})
+    return header + b"".join(d for *_, d in parts), {"inference-header-content-length": str(len(header))}
