@@ -172,8 +172,10 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if path == "/v2/":  # the OIP spec's server metadata path; KServe's route is "/v2"
-            path = "/v2"
+        if path == "/v2/" or (path.endswith("/") and path[:-1] in self.routes):
+            # "/v2/": the OIP spec's server metadata path (KServe's route is "/v2"); a scoring route with a
+            # trailing slash is the route (Starlette would redirect it with an uncounted 307)
+            path = path[:-1]
             scope = {**scope, "path": path, "raw_path": path.encode()}
         if self.summed_metrics and path == "/metrics" and scope["method"] == "GET":
             body, content_type = multiprocess_exposition(header(scope, b"accept"))

@@ -202,3 +202,20 @@ def test_a_request_id_header_that_is_not_ascii_is_a_400_on_both_paths(predictor)
     assert refused.status == 400 and b"x-request-id must be ASCII" in refused.body
     with pytest.raises(InvalidInput, match="x-request-id must be ASCII"):
         asyncio.run(predictor.predict(orjson.loads(body(1)), headers={"x-request-id": garbled}))
+
+
+@pytest.mark.integration
+def test_a_scoring_route_with_a_trailing_slash_is_the_route(predictor):
+    app = FastPath(Starlette(), predictor=predictor)
+
+    async def post(path: str, content: bytes):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await client.post(path, content=content)
+    v1 = asyncio.run(post("/v1/models/fraud:predict/", body(2)))
+    assert v1.status_code == 200 and v1.headers["x-shipyard-route"] == "fast", v1.text
+    v2 = asyncio.run(post("/v2/models/fraud/infer/", orjson.dumps({"inputs": [
+        {"name": "customer_id", "shape": [1], "datatype": "INT64", "data": [3]},
+        {"name": "amount", "shape": [1], "datatype": "FP64", "data": [10.0]},
+        {"name": "merchant_category", "shape": [1], "datatype": "BYTES", "data": ["grocery"]},
+        {"name": "hour", "shape": [1], "datatype": "INT64", "data": [4]}]})))
+    assert v2.status_code == 200 and v2.json()["outputs"][0]["name"] == "fraud_probability", v2.text
