@@ -129,8 +129,7 @@ class ShipyardPredictor(kserve.Model):
         error: str | None = None
         try:
             if not self.ready or self.scoring is None:
-                code = 503
-                raise ServerNotReady(f"model {self.name!r} is not loaded")
+                raise ModelNotLoaded(f"model {self.name!r} is not loaded")
             if from_grpc and payload.model_version not in (None, "", self.scoring.version_text):
                 code = 404  # HTTP's versioned routes answer 404 (fast_path.py); KServe's gRPC ignores versions
                 raise NotFound(version_not_served(self.name, payload.model_version, self.scoring.version_text))
@@ -146,21 +145,12 @@ class ShipyardPredictor(kserve.Model):
         except InvalidInput as exc:
             code, error = 400, str(exc.reason)
             raise
-        except StoreUnavailable as exc:
-            code, error = 503, f"online feature store unavailable: {exc}"
+        except (StoreUnavailable, ModelNotLoaded) as exc:  # the store did not answer; the model is not loaded
+            code = 503
+            error = f"online feature store unavailable: {exc}" if isinstance(exc, StoreUnavailable) else str(exc)
             if from_grpc:  # KServe's interceptor reads a ``reason`` ServerNotReady lacks: UNKNOWN, not UNAVAILABLE
                 raise Unavailable(error) from None
             raise ServerNotReady(error) from None
-        except ModelNotLoaded as exc:  # unloaded while it waited for its flush
-            code, error = 503, str(exc)
-            if from_grpc:
-                raise Unavailable(error) from None
-            raise ServerNotReady(error) from None
-        except ServerNotReady as exc:
-            error = str(exc)
-            if from_grpc:
-                raise Unavailable(error) from None
-            raise
         except GrpcException as exc:
             error = exc.details
             raise
