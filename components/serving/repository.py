@@ -13,16 +13,24 @@ after which its readiness answered 404 (REST) and NOT_FOUND (gRPC ModelReady) as
 server never had. Kept, it answers 503 and ``ready: false``.
 
 With several workers each would have its own repository, and a load or unload would reach only the
-worker that takes the request: the fast path refuses both with a 409 there (fast_path.py).
+worker that takes the request: the fast path refuses both with a 409 there (fast_path.py), and gRPC
+with FAILED_PRECONDITION (the gRPC server runs in the parent process, with the parent's copy).
+
+Over gRPC, KServe's servicer builds its RepositoryModelLoad/Unload answer from what its extension's
+``load``/``unload`` return, and they return nothing: every call answered INTERNAL, whatever happened.
+``ShipyardRepositoryExtension`` returns what the servicer reads (REST ignores it), and a failed load is
+UNAVAILABLE with its cause (KServe's interceptor reads a ``reason`` its ``ModelNotReady`` lacks).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from kserve.errors import ModelNotFound
+from grpc_interceptor.exceptions import FailedPrecondition
+from kserve.errors import ModelNotFound, ModelNotReady
 from kserve.model_repository import ModelRepository
 from kserve.protocol.dataplane import DataPlane
+from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 
 
 class SingleModelRepository(ModelRepository):
@@ -75,3 +83,40 @@ class ShipyardDataPlane(DataPlane):
         if model is None:
             raise ModelNotFound(name)
         return model
+
+
+class LoadFailed(ModelNotReady):
+    """KServe's ``ModelNotReady`` (REST: 503) with the ``reason`` its gRPC interceptor reads (UNAVAILABLE)."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class ShipyardRepositoryExtension(ModelRepositoryExtension):
+    """KServe's repository extension whose ``load``/``unload`` return what KServe's gRPC servicer reads
+    (module docstring); with several workers (``changes`` False) both are refused, as over REST."""
+
+    def __init__(self, repository: SingleModelRepository, changes: bool = True):
+        super().__init__(model_registry=repository)
+        self.changes = changes
+
+    def _refuse_with_workers(self, change: str) -> None:
+        if not self.changes:
+            raise FailedPrecondition(f"model {change} needs a server with one worker: with several, each has its "
+                                     f"own copy of the model; restart the server (roll the pods) instead")
+
+    async def load(self, model_name: str) -> dict:
+        self._refuse_with_workers("load")
+        try:
+            await super().load(model_name)
+        except ModelNotReady as exc:  # raised while handling the load's own exception, its __context__
+            cause = exc.__context__
+            detail = f"the load failed: {type(cause).__name__}: {cause}" if cause else None
+            raise LoadFailed(model_name, detail) from exc
+        return {"name": model_name, "load": True}
+
+    async def unload(self, model_name: str) -> dict:
+        self._refuse_with_workers("unload")
+        await super().unload(model_name)
+        return {"name": model_name, "unload": True}

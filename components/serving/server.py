@@ -159,7 +159,7 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
 
     from components.serving.fast_path import Drain
     from components.serving.predictor import ShipyardPredictor
-    from components.serving.repository import ShipyardDataPlane, SingleModelRepository
+    from components.serving.repository import ShipyardDataPlane, ShipyardRepositoryExtension, SingleModelRepository
 
     log_to_stderr()
     worker_start = functools.partial(start_worker, options) if options.workers > 1 else None
@@ -175,7 +175,9 @@ def serve(settings: Settings, use_case: UseCase, options: ServeOptions) -> None:
         enable_latency_logging=False, workers=options.workers, grace_period=options.grace_seconds,
         access_log_format=options.access_log_format, ssl_certfile=options.ssl_certfile,
         ssl_keyfile=options.ssl_keyfile, registered_models=(repository := SingleModelRepository(predictor)))
-    server.dataplane = ShipyardDataPlane(repository, drain)  # read by ``start`` (repository.py)
+    # Both read by ``start`` to build its servers (repository.py says why they are Shipyard's).
+    server.dataplane = ShipyardDataPlane(repository, drain)
+    server.model_repository_extension = ShipyardRepositoryExtension(repository, changes=options.workers == 1)
     quiet_request_logs(options)
     quiet_answered_refusals()
     try:

@@ -44,6 +44,25 @@ def grpc_session(address: str, rows: list[dict], version: str = "", output: str 
     return json.loads(done.stdout)
 
 
+def grpc_repository_change(address: str, change: str) -> str:
+    """A repository "load" or "unload" of the fraud model over gRPC, in KServe's message format: "done", or
+    the status code that refused it. Not tritonclient's: Triton's RepositoryModelLoadRequest numbers its
+    fields differently (repository_name = 1, model_name = 2), so KServe reads an empty model name."""
+    import grpc
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+    from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
+
+    with grpc.insecure_channel(address) as channel:
+        stub = GRPCInferenceServiceStub(channel)
+        call, request = ((stub.RepositoryModelLoad, pb.RepositoryModelLoadRequest) if change == "load"
+                         else (stub.RepositoryModelUnload, pb.RepositoryModelUnloadRequest))
+        try:
+            call(request(model_name="fraud"), timeout=120)
+        except grpc.RpcError as exc:
+            return exc.code().name
+    return "done"
+
+
 def run_predictor(platform: Platform, log_dir: Path) -> tuple[ServerProcess, str]:
     port = free_port()
     return start_predictor(port, log_dir / f"serve-{port}.log", platform.env), f"http://127.0.0.1:{port}"

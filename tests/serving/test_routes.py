@@ -109,7 +109,7 @@ def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_
     import signal
 
     from shipyard_cli.processes import free_port
-    from tests.serving.conftest import grpc_session
+    from tests.serving.conftest import grpc_repository_change, grpc_session
 
     cert, key = self_signed_certificate(tmp_path)
     port, grpc_port = free_port(), free_port()
@@ -160,6 +160,12 @@ def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_
             again = client.post(f"{https}/v2/models/fraud/infer", json=v2_body(GOOD))
             assert again.status_code == 200 and again.json()["outputs"] == scored.json()["outputs"], again.text
             assert grpc_session(grpc_address, [GOOD])["ready"] is True
+            # The same over gRPC (KServe's servicer alone answered INTERNAL to both, whatever happened).
+            assert grpc_repository_change(grpc_address, "unload") == "done"
+            assert client.get(f"{https}/v2/health/ready").status_code == 503
+            assert grpc_repository_change(grpc_address, "load") == "done"
+            loaded_grpc = grpc_session(grpc_address, [GOOD])
+            assert loaded_grpc["ready"] is True and len(loaded_grpc["scores"]) == 1, loaded_grpc
             server.signal(signal.SIGTERM)  # the drain: not ready, still scoring
             draining = grpc_session(grpc_address, [GOOD])
             assert draining["ready"] is False and len(draining["scores"]) == 1, draining

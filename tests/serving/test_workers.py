@@ -3,10 +3,7 @@ prediction log files, and one /metrics that sums both and the parent's gRPC answ
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +13,7 @@ import pytest
 
 from components.serving.prediction_log import log_files, read_prediction_log
 from shipyard_cli.processes import free_port
-from tests.serving.conftest import start_serve
+from tests.serving.conftest import grpc_repository_change, grpc_session, start_serve
 from tests.serving.platforms import copy_platform
 from tests.serving.test_serving import GOOD, v2_body
 
@@ -77,11 +74,11 @@ def test_two_workers_answer_v1_and_v2_and_log_every_request_once(trained_home, t
         for (protocol, n), answer in zip(jobs, answers, strict=True):
             assert answer.status_code == 200, (protocol, n, answer.text)
             assert answer.headers.get("x-shipyard-route") == "fast"  # each worker has the fast path
-        # The gRPC server stays in the parent process (server.py): its answers are in the sum too.
-        done = subprocess.run([sys.executable, "-m", "tests.serving.grpc_client", f"127.0.0.1:{grpc_port}",
-                               json.dumps([GOOD])], capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert len(json.loads(done.stdout)["scores"]) == 1, done.stdout
+        # The gRPC server stays in the parent process (server.py): its answers are in the sum too. A repository
+        # unload over gRPC would reach the parent's copy only: refused, as over REST (below).
+        assert grpc_repository_change(f"127.0.0.1:{grpc_port}", "unload") == "FAILED_PRECONDITION"
+        over_grpc = grpc_session(f"127.0.0.1:{grpc_port}", [GOOD])
+        assert over_grpc["ready"] is True and len(over_grpc["scores"]) == 1, over_grpc
         metrics = httpx.get(f"{url}/metrics", timeout=10).text
         # The sum over both workers and the parent, whichever worker takes the scrape.
         assert summed(metrics, "v1") == REQUESTS_PER_PROTOCOL
