@@ -169,6 +169,7 @@ class ShipyardPredictor(kserve.Model):
             # failure after the inputs parsed: recorded here with them (one record per instance).
             if not from_grpc and code != 200 and batch is not None and self.scoring is not None and (
                     recorded := RECORDED_BY_PREDICTOR.get()) is not None:
+                request_id = request_id or batch.request_id  # the header's, else the v2 body's "id"
                 self.scoring.failed(protocol, request_id, code, error, batch)
                 recorded.append(request_id)
             if from_grpc and self.scoring is not None:

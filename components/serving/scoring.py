@@ -249,9 +249,9 @@ class Scoring:
                 "score": None}
         records = ([{**{name: batch.columns[name][i] for name in batch.columns}, **base} for i in range(batch.size)]
                    if batch is not None and batch.size else [base])
-        if self.log.closed:  # unloaded: the refusals of the requests still arriving have no log to go to
-            return
         try:
+            if self.log.closed:  # unloaded: the refusals of the requests still arriving have no log to go to
+                return
             self.log.append(records)
         except Exception as exc:
             logger.warning("failed request %s (status %d) not written to the prediction log: %s",

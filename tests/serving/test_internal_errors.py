@@ -30,6 +30,8 @@ BODY = {"instances": [{"customer_id": 17, "amount": 42.5, "merchant_category": "
 
 
 class FullDisk:
+    closed = False
+
     def append(self, records):
         raise OSError(28, "No space left on device")
 
