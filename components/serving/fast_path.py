@@ -36,6 +36,7 @@ import zlib
 
 from components.serving.kserve_answers import errors_as_error_key, rewriting, with_versions, without_null_parameters
 from components.serving.metrics import multiprocess_exposition
+from components.serving.repository import workers_refusal
 from components.serving.requests import MAX_BODY_BYTES, new_request_id
 from components.serving.scoring import (
     RECORDED_BY_PREDICTOR,
@@ -208,10 +209,7 @@ class FastPath:
                                                            f"this server serves {self.predictor.name!r}"))
                 return
             if not self.repository_changes:
-                await self._answer(send, error_answer(409, (
-                    f"model {repository.group(2)} needs a server with one worker: with several, each worker "
-                    f"has its own copy of the model and this request would reach only one of them; restart the "
-                    f"server (roll the pods) to load the model again")))
+                await self._answer(send, error_answer(409, workers_refusal(repository.group(2))))
                 return
         if path == self.metadata_path and scope["method"] == "GET":
             rule = with_versions(self._served_version())

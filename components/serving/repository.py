@@ -33,6 +33,14 @@ from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 
 
+def workers_refusal(change: str) -> str:
+    """Why a repository ``change`` ("load" or "unload") is refused with several workers (REST 409, gRPC
+    FAILED_PRECONDITION)."""
+    return (f"model {change} needs a server with one worker: with several, each worker has its own copy of "
+            f"the model and this request would reach only one of them; restart the server (roll the pods) to "
+            f"load the model again")
+
+
 class SingleModelRepository(ModelRepository):
     def __init__(self, predictor):
         super().__init__()
@@ -103,8 +111,7 @@ class ShipyardRepositoryExtension(ModelRepositoryExtension):
 
     def _refuse_with_workers(self, change: str) -> None:
         if not self.changes:
-            raise FailedPrecondition(f"model {change} needs a server with one worker: with several, each has its "
-                                     f"own copy of the model; restart the server (roll the pods) instead")
+            raise FailedPrecondition(workers_refusal(change))
 
     async def load(self, model_name: str) -> dict:
         self._refuse_with_workers("load")
