@@ -47,6 +47,8 @@ def errors_as_error_key(status: int, body: dict) -> tuple[int, dict]:
 
 
 def without_null_parameters(status: int, body: dict) -> tuple[int, dict]:
+    """KServe writes ``"parameters": null`` where the spec has an object or nothing (rewriting's
+    ``ok_when=b"null"``: a 200 answer without a null is left as it is)."""
     if status == 200:
         if body.get("parameters", {}) is None:
             del body["parameters"]
@@ -64,8 +66,11 @@ def with_versions(version: str) -> Callable[[int, dict], tuple[int, dict]]:
     return rule
 
 
-def rewriting(send: Send, rule: Callable[[int, dict], tuple[int, dict]], closing: bool = False) -> Send:
-    """``send`` for the app behind: JSON answers go through ``rule``; ``closing`` adds Connection: close."""
+def rewriting(send: Send, rule: Callable[[int, dict], tuple[int, dict]], closing: bool = False,
+              ok_when: bytes | None = b"") -> Send:
+    """``send`` for the app behind: JSON error answers go through ``rule``, and 200 answers that contain
+    ``ok_when`` (``b""``: all of them; None: none, the rule changes only errors), so a rule that leaves
+    most answers as they are costs them no decoding; ``closing`` adds Connection: close."""
     start: dict = {}
     chunks: list[bytes] = []
 
@@ -73,7 +78,8 @@ def rewriting(send: Send, rule: Callable[[int, dict], tuple[int, dict]], closing
         if message["type"] == "http.response.start":
             headers = [*message.get("headers", []), *([(b"connection", b"close")] if closing else [])]
             message = {**message, "headers": headers}
-            if is_json(headers) and (message["status"] == 200 or message["status"] >= 400):
+            status = message["status"]
+            if is_json(headers) and ((status == 200 and ok_when is not None) or status >= 400):
                 start.update(message)
                 return
             await send(message)
@@ -86,7 +92,7 @@ def rewriting(send: Send, rule: Callable[[int, dict], tuple[int, dict]], closing
             return
         status, body = start["status"], b"".join(chunks)
         try:
-            decoded = orjson.loads(body)
+            decoded = orjson.loads(body) if status != 200 or ok_when in body else None
             if isinstance(decoded, dict):
                 status, decoded = rule(status, decoded)
                 body = orjson.dumps(decoded)

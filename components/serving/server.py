@@ -74,19 +74,25 @@ def multiprocess_metrics_dir(workers: int) -> str | None:
 def add_fast_path(predictor, options: ServeOptions, **hooks) -> None:
     """The fast-path middleware on KServe's app in this process (before the server builds its stack).
 
-    It moves itself ahead of the middlewares KServe adds later (fast_path.py, ``_move_first``) unless an
-    access-log format is set: KServe's access-log middleware must then see every request."""
+    It moves itself ahead of the middlewares KServe adds later (fast_path.py, ``_arrange``) unless an
+    access-log format is set: KServe's access-log middleware must then see every request. It drops KServe's
+    timing middleware when its log line is off (``quiet_request_logs``)."""
     from kserve.model_server import app
 
     from components.serving.fast_path import Drain, FastPath
 
     hooks.setdefault("drain", Drain(options.drain_seconds))
     app.add_middleware(FastPath, predictor=predictor, fast=options.fast_path,
-                       first=options.access_log_format is None, **hooks)
+                       first=options.access_log_format is None, untimed=quiet(options), **hooks)
+
+
+def quiet(options: ServeOptions) -> bool:
+    """No per-request log lines: neither uvicorn's access log nor an access-log format."""
+    return not options.access_log and options.access_log_format is None
 
 
 def quiet_request_logs(options: ServeOptions) -> None:
-    if not options.access_log and options.access_log_format is None:
+    if quiet(options):
         # Per-request log lines cost throughput and repeat the request metrics: uvicorn's access log and
         # the "kserve.trace" timing line KServe's TimingMiddleware writes for every request.
         logging.getLogger("uvicorn.access").disabled = True
@@ -115,7 +121,7 @@ def quiet_answered_refusals() -> None:
 def start_worker(options: ServeOptions, predictor) -> None:
     """Run in each REST worker process as its (unloaded) predictor is unpickled (predictor.py): the fast
     path on this worker's app, with the worker's start-up and shutdown as its lifespan hooks."""
-    add_fast_path(predictor, options, summed_metrics=True, repository_changes=False,
+    add_fast_path(predictor, options, one_of_workers=True,
                   on_startup=functools.partial(worker_startup, options, predictor), on_shutdown=predictor.stop)
 
 

@@ -1,8 +1,11 @@
 """KServe's FastAPI errors become the spec's {"error": ...}, naming what is wrong with the request."""
 
+import asyncio
+
+import orjson
 import pytest
 
-from components.serving.kserve_answers import errors_as_error_key
+from components.serving.kserve_answers import errors_as_error_key, rewriting, without_null_parameters
 
 pytestmark = pytest.mark.unit
 
@@ -32,3 +35,44 @@ def test_a_503_the_predictor_raised_says_its_own_message_alone():
     assert errors_as_error_key(503, {"error": "Server is not ready. online feature store unavailable: timeout"}) == (
         503, {"error": "online feature store unavailable: timeout"})
     assert errors_as_error_key(503, {"error": "Server is not ready."}) == (503, {"error": "Server is not ready."})
+
+
+def sent_through(rule, ok_when: bytes | None, status: int, body: bytes) -> tuple[int, bytes]:
+    """``body`` answered with ``status`` through ``rewriting(send, rule, ok_when=ok_when)``."""
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def answer() -> None:
+        rewritten = rewriting(send, rule, ok_when=ok_when)
+        await rewritten({"type": "http.response.start", "status": status,
+                         "headers": [(b"content-type", b"application/json"),
+                                     (b"content-length", str(len(body)).encode())]})
+        await rewritten({"type": "http.response.body", "body": body})
+
+    asyncio.run(answer())
+    start, *chunks = sent
+    answered = b"".join(c.get("body", b"") for c in chunks)
+    assert dict(start["headers"])[b"content-length"] == str(len(answered)).encode()
+    return start["status"], answered
+
+
+def test_a_null_parameters_object_is_dropped_from_an_answer():
+    body = b'{"model_name": "fraud", "parameters": null, "outputs": [{"name": "p", "parameters": null}]}'
+    status, answered = sent_through(without_null_parameters, b"null", 200, body)
+    assert status == 200 and orjson.loads(answered) == {"model_name": "fraud", "outputs": [{"name": "p"}]}
+
+
+def test_an_answer_without_a_null_is_passed_as_it_came():
+    """Not decoded and encoded again: the spaces orjson would drop are still there."""
+    body = b'{"predictions": [0.25],  "model_name": "fraud"}'
+    for rule, ok_when in ((without_null_parameters, b"null"), (errors_as_error_key, None)):
+        assert sent_through(rule, ok_when, 200, body) == (200, body)
+
+
+def test_errors_are_rewritten_whatever_ok_when_says():
+    body = orjson.dumps({"detail": "Not Found"})
+    for ok_when in (None, b"null", b""):
+        status, answered = sent_through(errors_as_error_key, ok_when, 404, body)
+        assert (status, orjson.loads(answered)) == (404, {"error": "Not Found"})

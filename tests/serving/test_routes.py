@@ -179,7 +179,7 @@ def test_tls_and_a_custom_access_log_then_503_after_unload_and_a_reload(trained_
 
 def test_the_fast_path_answers_ahead_of_the_middlewares_kserve_adds_after_it(trained_home, tmp_path: Path):
     """Without an access-log format the fast path moves ahead of KServe's TimingMiddleware (fast_path.py,
-    ``_move_first``): its answers skip it, while a request KServe answers still passes it. The timing
+    ``_arrange``): its answers skip it, while a request KServe answers still passes it. The timing
     line (logger ``kserve.trace``) shows which: ``--access-log`` leaves that logger on. This pins the
     Starlette attributes the move relies on."""
     platform = copy_platform(trained_home, tmp_path / "home")
