@@ -191,13 +191,10 @@ def test_hung_redis_is_a_bounded_503_that_says_timeout(trained_home, prod_servic
         # gRPC's name for a 503: UNAVAILABLE, which clients retry (KServe's interceptor alone gave UNKNOWN).
         assert over_grpc["status"] == "StatusCode.UNAVAILABLE", over_grpc
         assert "online feature store unavailable" in over_grpc["error"] and "timeout" in over_grpc["error"], over_grpc
-        # After a timeout Redis is not asked for a second (resp_client.py), then the reader asks again by itself.
-        deadline, after = time.monotonic() + 30, []
-        while not after or after[-1].status_code != 200:
-            assert time.monotonic() < deadline, [r.text for r in after[-3:]]
-            after.append(httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10))
-            time.sleep(0.1)
-        assert all(r.status_code == 503 and "timeout" in r.json()["error"] for r in after[:-1]), after
+        # Redis is awake again: the very next request is answered, inside the reader's one-second hold-off after
+        # the timeout or not (resp_client.py; test_redis_auth.py holds it off for 30 s).
+        after = httpx.post(f"{url}/v1/models/fraud:predict", json=body, timeout=10)
+        assert after.status_code == 200, after.text
         server.stop()  # writes the prediction log
         server = None
         log = read_prediction_log(platform.settings.prediction_log_dir).set_index("request_id")
